@@ -1,0 +1,3 @@
+//! Benchmarks (being written).
+#![allow(missing_docs)]
+fn main() {}

@@ -1,0 +1,2 @@
+//! quorate-crdt (being built; see the issue for this crate).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! quorate-quorum (being built; see the issue for this crate).
+#![forbid(unsafe_code)]

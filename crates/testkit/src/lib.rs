@@ -1,0 +1,1 @@
+//! quorate-testkit (being built).
