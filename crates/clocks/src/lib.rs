@@ -1,2 +1,92 @@
-//! quorate-clocks (being built; see the issue for this crate).
-#![forbid(unsafe_code)]
+//! Time sources, logical clocks and causality tracking for distributed systems.
+//!
+//! Distributed systems cannot trust one global clock: physical clocks drift and get stepped,
+//! processes pause, messages are delayed and reordered. This crate gives you the standard
+//! tools for ordering events anyway: injectable time sources (so the rest of quorate, and your
+//! tests, never read the system clock directly), Lamport clocks, version vectors and dotted
+//! version vectors for causality and conflict detection, a lock-free hybrid logical clock
+//! (HLC) for timestamps that are causal *and* close to wall time, and bounded-uncertainty time
+//! in the TrueTime style.
+//!
+//! # Which type when
+//!
+//! | you need | use |
+//! |---|---|
+//! | the current time, testably | [`WallClock`] / [`MonotonicClock`]: [`SystemClock`], [`BootClock`] (counts through suspend), [`CoarseClock`] (cheap, ms-grained), [`ManualClock`] (tests) |
+//! | a total order consistent with causality, no wall time | [`LamportClock`] (shared, atomic) or [`Lamport`] (plain value) |
+//! | to detect concurrent updates | [`VersionVector`] with [`Dot`]s |
+//! | sibling values per key without false conflicts | [`DvvSet`] (Riak's dvvset), or a single [`Dvv`] |
+//! | timestamps that respect causality and track wall time | [`HybridClock`] issuing [`Timestamp`]s; [`NodeTimestamp`] to break ties across nodes |
+//! | to know whether an instant has certainly passed | [`UncertainClock`] (TrueTime/ClockBound style) |
+//! | to put any of these on the wire | [`Encode`] / [`Decode`] ([`codec`]) or the `serde` feature |
+//!
+//! # Example
+//!
+//! ```
+//! use quorate_clocks::{HybridClock, ManualClock, VersionVector, Causality};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Two nodes with their own clocks; node b's clock is behind.
+//! let a = HybridClock::new(ManualClock::new(5_000_000_000));
+//! let b = HybridClock::new(ManualClock::new(4_000_000_000));
+//! let sent = a.now();
+//! let received = b.recv(sent)?; // happens-before is preserved despite the skew
+//! assert!(received > sent);
+//!
+//! // Version vectors detect conflicting updates.
+//! let mut x = VersionVector::new();
+//! x.increment("a")?;
+//! let mut y = x.clone();
+//! x.increment("a")?;
+//! y.increment("b")?;
+//! assert_eq!(x.compare(&y), Causality::Concurrent);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `serde` | no | `Serialize`/`Deserialize` for every public data type (validated on deserialize) |
+//!
+//! # Guarantees and assumptions
+//!
+//! - Logical clocks never wrap: counter overflow is a typed error (or, for the HLC's `now`, a
+//!   counted carry into the physical part).
+//! - A [`HybridClock`] never issues a duplicate or decreasing timestamp, from any number of
+//!   threads; a stamp issued by `recv` is greater than the received one. Its distance from
+//!   physical time is bounded by the configured maximum offset, *assuming* peers' clocks are
+//!   within that offset of yours (remote stamps further ahead are rejected or counted, your
+//!   choice). After a restart it stays monotonic if you persist and restore its upper bound.
+//! - [`UncertainClock`] intervals contain true time *assuming* the error bound you feed it
+//!   from your synchronisation source is honest and drift stays below the configured rate.
+//! - Decoders never panic and never allocate from an unchecked length.
+//! - The only `unsafe` code is the `clock_gettime` call and the inline vector storage, each
+//!   with its safety argument.
+#![deny(unsafe_code)]
+
+mod sync;
+
+pub mod codec;
+mod dot;
+mod hlc;
+mod inline;
+mod lamport;
+mod time;
+mod timestamp;
+mod vv;
+
+pub use codec::{
+    Decode, DecodeError, Encode, decode_exact, encode_to_vec, get_len, get_varint, put_varint,
+    varint_len,
+};
+pub use dot::{Actor, CounterOverflow, Dot};
+pub use hlc::{
+    HlcConfig, HlcConfigError, HlcStats, HybridClock, NowError, OffsetPolicy, OverflowPolicy,
+    RecvError,
+};
+pub use lamport::{Lamport, LamportClock};
+pub use time::{BootClock, CoarseClock, ManualClock, MonotonicClock, SystemClock, WallClock};
+pub use timestamp::{LOGICAL_BITS, LOGICAL_MASK, NodeId, NodeTimestamp, TICK_NANOS, Timestamp};
+pub use vv::{Causality, INLINE_ACTORS, Iter, VersionVector};
