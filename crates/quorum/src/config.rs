@@ -1,0 +1,865 @@
+//! Majority and joint configurations: the Raft hot path.
+//!
+//! A configuration maps voter ids to dense slots once, at construction. After
+//! that every call takes slot-indexed inputs (`acked[slot]`, a [`Votes`] bitmask),
+//! so no call hashes an id or allocates, for up to 64 voters.
+
+use crate::error::ConfigError;
+use crate::nodeset::{MAX_NODES, NodeSet, VoteResult, Votes};
+
+/// What an empty majority configuration decides.
+///
+/// etcd-io/raft and tikv/raft-rs treat an empty configuration as committing
+/// everything (`u64::MAX`) and winning every vote ([`EmptyConfig::AlwaysQuorum`],
+/// the default). The point is joint consensus: a joint configuration whose
+/// outgoing half is empty then behaves exactly like its incoming half, so one
+/// code path serves both. The price is that a configuration with no voters at
+/// all "commits" everything, which callers must rule out themselves.
+///
+/// The alternative convention, [`EmptyConfig::NeverQuorum`], says the empty set
+/// of voters has no quorum: it commits nothing (`0`) and loses every vote. It is
+/// the safer choice when an empty configuration can only arise from a bug; with
+/// it a joint configuration with an empty half is stuck, so use it only with
+/// non-joint configurations or joint ones whose halves are both populated.
+///
+/// ```
+/// use quorate_quorum::{EmptyConfig, MajorityConfig};
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// let etcd = MajorityConfig::new([])?;
+/// assert_eq!(etcd.committed_index(&[]), u64::MAX);
+/// let strict = MajorityConfig::new([])?.with_empty_config(EmptyConfig::NeverQuorum);
+/// assert_eq!(strict.committed_index(&[]), 0);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum EmptyConfig {
+    /// The etcd/raft-rs convention: an empty configuration commits everything and wins every vote.
+    #[default]
+    AlwaysQuorum,
+    /// An empty configuration is never a quorum: it commits nothing and loses every vote.
+    NeverQuorum,
+}
+
+/// The result of a zone-aware ("group") commit computation, as in tikv/raft-rs.
+///
+/// `by_group` is `true` when the index was decided by the group rule (voters in
+/// at least two groups acknowledged it), `false` when it fell back to another rule.
+///
+/// ```
+/// use quorate_quorum::MajorityConfig;
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// let c = MajorityConfig::new([1, 2, 3])?;
+/// let r = c.committed_index_grouped(&[100, 101, 99], &[1, 1, 2]);
+/// assert_eq!((r.index, r.by_group), (99, true));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GroupCommitted {
+    /// The committed index.
+    pub index: u64,
+    /// Whether the group rule decided it.
+    pub by_group: bool,
+}
+
+/// Quorum size of a majority of `n` (0 for `n == 0`).
+#[inline]
+pub(crate) const fn majority(n: usize) -> usize {
+    if n == 0 { 0 } else { n / 2 + 1 }
+}
+
+/// The `k`-th largest value (1-based) of `buf`; `buf` is reordered.
+#[inline]
+pub(crate) fn kth_largest(buf: &mut [u64], k: usize) -> u64 {
+    let n = buf.len();
+    if k == 0 || k > n {
+        return 0;
+    }
+    let pos = n - k; // ascending position
+    if n <= 16 {
+        // Insertion sort: branch-friendly and fast for Raft-sized groups.
+        for i in 1..n {
+            let v = buf[i];
+            let mut j = i;
+            while j > 0 && buf[j - 1] > v {
+                buf[j] = buf[j - 1];
+                j -= 1;
+            }
+            buf[j] = v;
+        }
+        buf[pos]
+    } else {
+        *buf.select_nth_unstable(pos).1
+    }
+}
+
+/// Majority commit over the members of `mask`.
+#[inline]
+fn mask_committed(mask: NodeSet, acked: &[u64], empty: EmptyConfig) -> u64 {
+    let n = mask.len();
+    if n == 0 {
+        return match empty {
+            EmptyConfig::AlwaysQuorum => u64::MAX,
+            EmptyConfig::NeverQuorum => 0,
+        };
+    }
+    let mut buf = [0u64; MAX_NODES];
+    for (i, slot) in mask.iter().enumerate() {
+        buf[i] = acked.get(slot).copied().unwrap_or(0);
+    }
+    kth_largest(&mut buf[..n], majority(n))
+}
+
+#[inline]
+fn mask_vote(mask: NodeSet, votes: &Votes, empty: EmptyConfig) -> VoteResult {
+    let n = mask.len();
+    if n == 0 {
+        return match empty {
+            EmptyConfig::AlwaysQuorum => VoteResult::Won,
+            EmptyConfig::NeverQuorum => VoteResult::Lost,
+        };
+    }
+    let yes = votes.yes().intersection(mask).len();
+    let no = votes.no().difference(votes.yes()).intersection(mask).len();
+    let q = majority(n);
+    if yes >= q {
+        VoteResult::Won
+    } else if n - no >= q {
+        VoteResult::Pending
+    } else {
+        VoteResult::Lost
+    }
+}
+
+#[inline]
+pub(crate) fn mask_is_quorum(mask: NodeSet, set: NodeSet, empty: EmptyConfig) -> bool {
+    let n = mask.len();
+    if n == 0 {
+        return empty == EmptyConfig::AlwaysQuorum;
+    }
+    set.intersection(mask).len() >= majority(n)
+}
+
+/// tikv/raft-rs group commit over the members of `mask`.
+fn mask_group_committed(
+    mask: NodeSet,
+    acked: &[u64],
+    groups: &[u64],
+    empty: EmptyConfig,
+) -> GroupCommitted {
+    let n = mask.len();
+    if n == 0 {
+        return match empty {
+            EmptyConfig::AlwaysQuorum => GroupCommitted {
+                index: u64::MAX,
+                by_group: true,
+            },
+            EmptyConfig::NeverQuorum => GroupCommitted {
+                index: 0,
+                by_group: false,
+            },
+        };
+    }
+    let mut idx = [0u64; MAX_NODES];
+    // Per-group maxima of the distinct non-zero groups.
+    let mut gid = [0u64; MAX_NODES];
+    let mut gmax = [0u64; MAX_NODES];
+    let mut ngroups = 0usize;
+    let mut any_unknown = false;
+    let mut min = u64::MAX;
+    for (i, slot) in mask.iter().enumerate() {
+        let a = acked.get(slot).copied().unwrap_or(0);
+        let g = groups.get(slot).copied().unwrap_or(0);
+        idx[i] = a;
+        min = min.min(a);
+        if g == 0 {
+            any_unknown = true;
+            continue;
+        }
+        match gid[..ngroups].iter().position(|&x| x == g) {
+            Some(p) => gmax[p] = gmax[p].max(a),
+            None => {
+                gid[ngroups] = g;
+                gmax[ngroups] = a;
+                ngroups += 1;
+            }
+        }
+    }
+    let quorum_index = kth_largest(&mut idx[..n], majority(n));
+    if ngroups >= 2 {
+        // The largest index acknowledged in two different groups is the second
+        // largest per-group maximum.
+        let (mut first, mut second) = (0u64, 0u64);
+        for &m in &gmax[..ngroups] {
+            if m > first {
+                second = first;
+                first = m;
+            } else if m > second {
+                second = m;
+            }
+        }
+        GroupCommitted {
+            index: quorum_index.min(second),
+            by_group: true,
+        }
+    } else if any_unknown {
+        // Group information is incomplete: only what every voter has is safe.
+        GroupCommitted {
+            index: min,
+            by_group: false,
+        }
+    } else {
+        GroupCommitted {
+            index: quorum_index,
+            by_group: false,
+        }
+    }
+}
+
+fn assign_slots(ids: &mut Vec<u64>, half: &[u64]) -> Result<NodeSet, ConfigError> {
+    let mut mask = NodeSet::EMPTY;
+    for &id in half {
+        let slot = match ids.iter().position(|&x| x == id) {
+            Some(s) => s,
+            None => {
+                if ids.len() >= MAX_NODES {
+                    return Err(ConfigError::TooManyNodes {
+                        count: ids.len() + 1,
+                        max: MAX_NODES,
+                    });
+                }
+                ids.push(id);
+                ids.len() - 1
+            }
+        };
+        if mask.contains(slot) {
+            return Err(ConfigError::DuplicateVoter { id });
+        }
+        mask.insert(slot);
+    }
+    Ok(mask)
+}
+
+/// A set of voters deciding by simple majority (`n / 2 + 1`).
+///
+/// Voter `ids()[i]` has slot `i`. Use it for a stable Raft (or Paxos)
+/// membership; use [`JointConfig`] while changing membership.
+///
+/// ```
+/// use quorate_quorum::{MajorityConfig, VoteResult, Votes};
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// let c = MajorityConfig::new([10, 20, 30])?;
+/// assert_eq!(c.committed_index(&[12, 5, 6]), 6);
+/// let mut v = Votes::new();
+/// v.record(c.slot_of(10).unwrap_or(0), true);
+/// assert_eq!(c.vote_result(&v), VoteResult::Pending);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "MajorityRaw"))]
+pub struct MajorityConfig {
+    ids: Vec<u64>,
+    empty: EmptyConfig,
+}
+
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct MajorityRaw {
+    ids: Vec<u64>,
+    empty: EmptyConfig,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<MajorityRaw> for MajorityConfig {
+    type Error = ConfigError;
+    fn try_from(raw: MajorityRaw) -> Result<Self, ConfigError> {
+        Ok(MajorityConfig::new(raw.ids)?.with_empty_config(raw.empty))
+    }
+}
+
+impl MajorityConfig {
+    /// Builds a configuration; slots follow the order of `ids`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::DuplicateVoter`] for a repeated id,
+    /// [`ConfigError::TooManyNodes`] above 64 voters.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::MajorityConfig::new([7, 8, 9])?;
+    /// assert_eq!(c.slot_of(9), Some(2));
+    /// # Ok(()) }
+    /// ```
+    pub fn new(ids: impl IntoIterator<Item = u64>) -> Result<Self, ConfigError> {
+        let input: Vec<u64> = ids.into_iter().collect();
+        let mut ids = Vec::with_capacity(input.len().min(MAX_NODES));
+        assign_slots(&mut ids, &input)?;
+        Ok(MajorityConfig {
+            ids,
+            empty: EmptyConfig::default(),
+        })
+    }
+
+    /// Selects the convention for an empty configuration (see [`EmptyConfig`]).
+    ///
+    /// ```
+    /// use quorate_quorum::{EmptyConfig, MajorityConfig, VoteResult, Votes};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = MajorityConfig::new([])?.with_empty_config(EmptyConfig::NeverQuorum);
+    /// assert_eq!(c.vote_result(&Votes::new()), VoteResult::Lost);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_empty_config(mut self, empty: EmptyConfig) -> Self {
+        self.empty = empty;
+        self
+    }
+
+    /// The empty-configuration convention in force.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::MajorityConfig::new([1])?;
+    /// assert_eq!(c.empty_config(), quorate_quorum::EmptyConfig::AlwaysQuorum);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn empty_config(&self) -> EmptyConfig {
+        self.empty
+    }
+
+    /// Voter ids by slot.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::MajorityConfig::new([4, 2])?.ids(), &[4, 2]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    /// Number of voters.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::MajorityConfig::new([4, 2])?.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no voters.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert!(quorate_quorum::MajorityConfig::new([])?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The slot of voter `id`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::MajorityConfig::new([4, 2])?.slot_of(3), None);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn slot_of(&self, id: u64) -> Option<usize> {
+        self.ids.iter().position(|&x| x == id)
+    }
+
+    /// Votes needed for a majority (`0` when empty).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::MajorityConfig::new([1, 2, 3, 4])?.quorum_size(), 3);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn quorum_size(&self) -> usize {
+        majority(self.ids.len())
+    }
+
+    /// The largest index acknowledged by a majority.
+    ///
+    /// `acked[slot]` is the highest index voter `slot` acknowledged; `0`, or a
+    /// slot past the end of `acked`, means nothing acknowledged. An empty
+    /// configuration follows its [`EmptyConfig`] convention.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::MajorityConfig::new([1, 2, 3, 4, 5])?;
+    /// assert_eq!(c.committed_index(&[101, 104, 103, 103, 0]), 103);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn committed_index(&self, acked: &[u64]) -> u64 {
+        let n = self.ids.len();
+        if n == 0 {
+            return mask_committed(NodeSet::EMPTY, acked, self.empty);
+        }
+        let mut buf = [0u64; MAX_NODES];
+        let have = n.min(acked.len());
+        buf[..have].copy_from_slice(&acked[..have]);
+        kth_largest(&mut buf[..n], majority(n))
+    }
+
+    /// Zone-aware commit (tikv/raft-rs `use_group_commit`).
+    ///
+    /// `groups[slot]` is the voter's zone (`0` = unknown). When voters of at
+    /// least two zones are present, the result is the majority commit index
+    /// capped by the largest index acknowledged in two different zones
+    /// (`by_group = true`). Otherwise: if some voter's zone is unknown, the
+    /// minimum acknowledged index over all voters; if every voter is in the same
+    /// zone, the plain majority index (`by_group = false` in both cases).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::MajorityConfig::new([1, 2, 3])?;
+    /// assert_eq!(c.committed_index_grouped(&[100, 101, 99], &[0, 1, 1]).index, 99);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn committed_index_grouped(&self, acked: &[u64], groups: &[u64]) -> GroupCommitted {
+        mask_group_committed(NodeSet::full(self.ids.len()), acked, groups, self.empty)
+    }
+
+    /// Won when the yes votes form a majority, Lost when yes plus missing
+    /// cannot, else Pending.
+    ///
+    /// ```
+    /// use quorate_quorum::{MajorityConfig, VoteResult, Votes};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = MajorityConfig::new([4, 8])?;
+    /// let mut v = Votes::new();
+    /// v.record(0, false);
+    /// assert_eq!(c.vote_result(&v), VoteResult::Lost);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn vote_result(&self, votes: &Votes) -> VoteResult {
+        mask_vote(NodeSet::full(self.ids.len()), votes, self.empty)
+    }
+}
+
+/// A joint configuration: an incoming majority plus an optional outgoing one.
+///
+/// During joint consensus every decision needs both halves: the committed index
+/// is the minimum of the two, a vote is lost if either half lost and won only
+/// if both won. Slots cover the union of both halves (incoming ids first, then
+/// outgoing-only ids), so one `acked` array serves both.
+///
+/// ```
+/// use quorate_quorum::JointConfig;
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// let c = JointConfig::builder().incoming([1, 2, 3]).outgoing([2, 3, 4]).build()?;
+/// assert_eq!(c.ids(), &[1, 2, 3, 4]);
+/// assert_eq!(c.committed_index(&[0, 100, 99, 0]), 99);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "JointRaw", into = "JointRaw"))]
+pub struct JointConfig {
+    ids: Vec<u64>,
+    incoming: NodeSet,
+    outgoing: Option<NodeSet>,
+    empty: EmptyConfig,
+}
+
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JointRaw {
+    incoming: Vec<u64>,
+    outgoing: Option<Vec<u64>>,
+    empty: EmptyConfig,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<JointRaw> for JointConfig {
+    type Error = ConfigError;
+    fn try_from(raw: JointRaw) -> Result<Self, ConfigError> {
+        let mut b = JointConfig::builder()
+            .incoming(raw.incoming)
+            .empty_config(raw.empty);
+        if let Some(o) = raw.outgoing {
+            b = b.outgoing(o);
+        }
+        b.build()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<JointConfig> for JointRaw {
+    fn from(c: JointConfig) -> Self {
+        JointRaw {
+            incoming: c.incoming_ids().collect(),
+            outgoing: c
+                .outgoing
+                .map(|o| o.iter().filter_map(|s| c.ids.get(s).copied()).collect()),
+            empty: c.empty,
+        }
+    }
+}
+
+/// Builder for [`JointConfig`]: assigns dense slots and rejects duplicates.
+///
+/// ```
+/// use quorate_quorum::{EmptyConfig, JointConfig};
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// let c = JointConfig::builder()
+///     .incoming([1, 2, 3])
+///     .empty_config(EmptyConfig::AlwaysQuorum)
+///     .build()?;
+/// assert!(!c.is_joint());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct JointConfigBuilder {
+    incoming: Vec<u64>,
+    outgoing: Option<Vec<u64>>,
+    empty: EmptyConfig,
+}
+
+impl JointConfigBuilder {
+    /// Sets the incoming (new) voters.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::builder().incoming([5]).build()?;
+    /// assert_eq!(c.ids(), &[5]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn incoming(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.incoming = ids.into_iter().collect();
+        self
+    }
+
+    /// Sets the outgoing (old) voters, making the configuration joint. An
+    /// empty outgoing half is allowed: with the default convention it makes
+    /// the joint configuration behave like the incoming half.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::builder().incoming([1]).outgoing([]).build()?;
+    /// assert!(c.is_joint());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn outgoing(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.outgoing = Some(ids.into_iter().collect());
+        self
+    }
+
+    /// Selects the empty-configuration convention.
+    ///
+    /// ```
+    /// use quorate_quorum::{EmptyConfig, JointConfig};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = JointConfig::builder().empty_config(EmptyConfig::NeverQuorum).build()?;
+    /// assert_eq!(c.committed_index(&[]), 0);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn empty_config(mut self, empty: EmptyConfig) -> Self {
+        self.empty = empty;
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::DuplicateVoter`] when an id repeats within one half,
+    /// [`ConfigError::TooManyNodes`] when the union exceeds 64 voters.
+    ///
+    /// ```
+    /// use quorate_quorum::{ConfigError, JointConfig};
+    /// let err = JointConfig::builder().incoming([1, 1]).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::DuplicateVoter { id: 1 });
+    /// ```
+    pub fn build(self) -> Result<JointConfig, ConfigError> {
+        let mut ids = Vec::with_capacity(self.incoming.len().min(MAX_NODES));
+        let incoming = assign_slots(&mut ids, &self.incoming)?;
+        let outgoing = match &self.outgoing {
+            Some(o) => Some(assign_slots(&mut ids, o)?),
+            None => None,
+        };
+        Ok(JointConfig {
+            ids,
+            incoming,
+            outgoing,
+            empty: self.empty,
+        })
+    }
+}
+
+impl From<MajorityConfig> for JointConfig {
+    fn from(c: MajorityConfig) -> Self {
+        let incoming = NodeSet::full(c.ids.len());
+        JointConfig {
+            ids: c.ids,
+            incoming,
+            outgoing: None,
+            empty: c.empty,
+        }
+    }
+}
+
+impl JointConfig {
+    /// A builder.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::builder().incoming([1, 2]).outgoing([3]).build()?;
+    /// assert_eq!(c.len(), 3);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn builder() -> JointConfigBuilder {
+        JointConfigBuilder::default()
+    }
+
+    /// Shorthand for a joint configuration of `incoming` and `outgoing`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JointConfigBuilder::build`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::new([1, 2, 3], [3, 4, 5])?;
+    /// assert!(c.is_joint());
+    /// # Ok(()) }
+    /// ```
+    pub fn new(
+        incoming: impl IntoIterator<Item = u64>,
+        outgoing: impl IntoIterator<Item = u64>,
+    ) -> Result<Self, ConfigError> {
+        Self::builder()
+            .incoming(incoming)
+            .outgoing(outgoing)
+            .build()
+    }
+
+    /// Voter ids by slot (union of both halves).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::JointConfig::new([1], [2])?.ids(), &[1, 2]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    /// Number of distinct voters across both halves.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::JointConfig::new([1, 2], [2])?.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no voters at all.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert!(quorate_quorum::JointConfig::builder().build()?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether an outgoing half is present.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert!(!quorate_quorum::JointConfig::builder().incoming([1]).build()?.is_joint());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_joint(&self) -> bool {
+        self.outgoing.is_some()
+    }
+
+    /// Slots of the incoming half.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::JointConfig::new([1, 2], [2, 3])?.incoming().bits(), 0b011);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn incoming(&self) -> NodeSet {
+        self.incoming
+    }
+
+    /// Slots of the outgoing half, if joint.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::new([1, 2], [2, 3])?;
+    /// assert_eq!(c.outgoing().map(|s| s.bits()), Some(0b110));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn outgoing(&self) -> Option<NodeSet> {
+        self.outgoing
+    }
+
+    fn incoming_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.incoming
+            .iter()
+            .filter_map(|s| self.ids.get(s).copied())
+    }
+
+    /// The same voters with the halves swapped (outgoing becomes incoming).
+    /// Decisions never change under the swap; slots are reassigned.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice (the halves are already valid); kept fallible because
+    /// it rebuilds through the validating builder.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::new([1], [2])?.swapped()?;
+    /// assert_eq!(c.ids(), &[2, 1]);
+    /// # Ok(()) }
+    /// ```
+    pub fn swapped(&self) -> Result<JointConfig, ConfigError> {
+        let out: Vec<u64> = self
+            .outgoing
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| self.ids.get(s).copied())
+            .collect();
+        JointConfig::builder()
+            .incoming(out)
+            .outgoing(self.incoming_ids().collect::<Vec<_>>())
+            .empty_config(self.empty)
+            .build()
+    }
+
+    /// The slot of voter `id`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::JointConfig::new([1], [2])?.slot_of(2), Some(1));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn slot_of(&self, id: u64) -> Option<usize> {
+        self.ids.iter().position(|&x| x == id)
+    }
+
+    /// The empty-configuration convention in force.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::new([1], [])?;
+    /// assert_eq!(c.empty_config(), quorate_quorum::EmptyConfig::AlwaysQuorum);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn empty_config(&self) -> EmptyConfig {
+        self.empty
+    }
+
+    /// The largest index committed in both halves (the minimum of the two).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::new([1], [2])?;
+    /// assert_eq!(c.committed_index(&[13, 100]), 13);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn committed_index(&self, acked: &[u64]) -> u64 {
+        let i = mask_committed(self.incoming, acked, self.empty);
+        match self.outgoing {
+            Some(o) => i.min(mask_committed(o, acked, self.empty)),
+            None => i,
+        }
+    }
+
+    /// Zone-aware commit of both halves: the minimum index; `by_group` only
+    /// when both halves used the group rule (tikv/raft-rs semantics).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::new([1, 2, 3], [4, 5, 6])?;
+    /// let r = c.committed_index_grouped(&[99, 100, 101, 99, 100, 101], &[1, 1, 2, 1, 2, 1]);
+    /// assert_eq!((r.index, r.by_group), (100, true));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn committed_index_grouped(&self, acked: &[u64], groups: &[u64]) -> GroupCommitted {
+        let i = mask_group_committed(self.incoming, acked, groups, self.empty);
+        let o = mask_group_committed(self.outgoing.unwrap_or_default(), acked, groups, self.empty);
+        let o = if self.outgoing.is_none() {
+            GroupCommitted {
+                index: u64::MAX,
+                by_group: true,
+            }
+        } else {
+            o
+        };
+        GroupCommitted {
+            index: i.index.min(o.index),
+            by_group: i.by_group && o.by_group,
+        }
+    }
+
+    /// Lost if either half lost, Won if both won, else Pending.
+    ///
+    /// ```
+    /// use quorate_quorum::{JointConfig, VoteResult, Votes};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = JointConfig::new([1, 2], [2, 3])?;
+    /// let mut v = Votes::new();
+    /// v.record(1, false);
+    /// assert_eq!(c.vote_result(&v), VoteResult::Lost);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn vote_result(&self, votes: &Votes) -> VoteResult {
+        let i = mask_vote(self.incoming, votes, self.empty);
+        let o = match self.outgoing {
+            Some(o) => mask_vote(o, votes, self.empty),
+            None => VoteResult::Won,
+        };
+        match (i, o) {
+            (VoteResult::Won, VoteResult::Won) => VoteResult::Won,
+            (VoteResult::Lost, _) | (_, VoteResult::Lost) => VoteResult::Lost,
+            _ => VoteResult::Pending,
+        }
+    }
+
+    pub(crate) fn is_quorum_set(&self, set: NodeSet) -> bool {
+        mask_is_quorum(self.incoming, set, self.empty)
+            && self
+                .outgoing
+                .is_none_or(|o| mask_is_quorum(o, set, self.empty))
+    }
+}
