@@ -110,11 +110,12 @@ fn hit(name: &str) {
             1
         }
     };
-    if let Some(target) = &state.target {
-        if target.hit == n && target.name == name {
-            write_line(state, &format!("crash {n} {}", escape(name)));
-            std::process::abort();
-        }
+    if let Some(target) = &state.target
+        && target.hit == n
+        && target.name == name
+    {
+        write_line(state, &format!("crash {n} {}", escape(name)));
+        std::process::abort();
     }
 }
 
@@ -133,10 +134,10 @@ fn hit(name: &str) {
 /// crash_note("acked 1");
 /// ```
 pub fn crash_note(text: &str) {
-    if ARMED.load(Ordering::Relaxed) {
-        if let Some(state) = CHILD.get() {
-            write_line(state, &format!("note {}", escape(text)));
-        }
+    if ARMED.load(Ordering::Relaxed)
+        && let Some(state) = CHILD.get()
+    {
+        write_line(state, &format!("note {}", escape(text)));
     }
 }
 
@@ -462,11 +463,15 @@ pub struct CrashExploration {
 pub enum CrashError {
     /// The current thread is not named after a test (not running under libtest): use
     /// [`CrashTest::new`] with the test's full name.
-    #[error("cannot tell the current test's name (not on a libtest test thread): use CrashTest::new")]
+    #[error(
+        "cannot tell the current test's name (not on a libtest test thread): use CrashTest::new"
+    )]
     UnknownTestName,
     /// A test may make only one harness call, because the child re-runs the test from the top
     /// and executes the first call it reaches.
-    #[error("a test may make only one crash-harness call (the child re-runs the test from the top)")]
+    #[error(
+        "a test may make only one crash-harness call (the child re-runs the test from the top)"
+    )]
     SecondHarnessCall,
     /// Spawning or waiting for the child, or reading its report, failed.
     #[error("could not {step}: {source}")]
@@ -868,10 +873,10 @@ impl CrashTest {
 
     /// In a child: runs the scenario and exits. In the parent: enforces one call per test.
     fn enter<F: FnOnce(&CrashArgs)>(&self, scenario: F) -> Result<(), CrashError> {
-        if let Some(dir) = std::env::var_os(DIR_ENV) {
-            if std::env::var_os(TEST_ENV).is_some_and(|t| t == self.test.as_str()) {
-                run_child(Path::new(&dir), scenario);
-            }
+        if let Some(dir) = std::env::var_os(DIR_ENV)
+            && std::env::var_os(TEST_ENV).is_some_and(|t| t == self.test.as_str())
+        {
+            run_child(Path::new(&dir), scenario);
         }
         let calls = CALLS.with(|c| {
             c.set(c.get() + 1);
@@ -913,10 +918,10 @@ impl CrashTest {
                 .env(format!("{ARG_KEY_ENV}{i}"), key)
                 .env(format!("{ARG_VALUE_ENV}{i}"), value);
         }
-        if std::env::var_os(crate::pg::PG_URL_ENV).is_none() {
-            if let Some(url) = crate::pg::running_server_url() {
-                command.env(crate::pg::PG_URL_ENV, url);
-            }
+        if std::env::var_os(crate::pg::PG_URL_ENV).is_none()
+            && let Some(url) = crate::pg::running_server_url()
+        {
+            command.env(crate::pg::PG_URL_ENV, url);
         }
         let mut child = command.spawn().map_err(io("spawn the child"))?;
 
@@ -988,13 +993,13 @@ impl ParsedReport {
                 "panic" => parsed.panic = Some(unescape(rest)),
                 "crash" => parsed.crash = CrashPoint::decode(&unescape(rest)),
                 "hits" => {
-                    if let Some((n, name)) = rest.split_once(' ') {
-                        if let Ok(hits) = n.parse() {
-                            parsed.hits.push(PointHits {
-                                name: unescape(name),
-                                hits,
-                            });
-                        }
+                    if let Some((n, name)) = rest.split_once(' ')
+                        && let Ok(hits) = n.parse()
+                    {
+                        parsed.hits.push(PointHits {
+                            name: unescape(name),
+                            hits,
+                        });
                     }
                 }
                 _ => {}
@@ -1037,7 +1042,10 @@ fn run_child<F: FnOnce(&CrashArgs)>(dir: &Path, scenario: F) -> ! {
     let report = match report {
         Ok(file) => file,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "crash child: cannot open its report: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "crash child: cannot open its report: {e}"
+            );
             std::process::exit(PANIC_EXIT_CODE);
         }
     };
@@ -1059,7 +1067,10 @@ fn run_child<F: FnOnce(&CrashArgs)>(dir: &Path, scenario: F) -> ! {
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
     for point in hits {
-        write_line(state, &format!("hits {} {}", point.hits, escape(&point.name)));
+        write_line(
+            state,
+            &format!("hits {} {}", point.hits, escape(&point.name)),
+        );
     }
     match result {
         Ok(()) => {

@@ -6,8 +6,9 @@
 //! process shares (a mutex makes concurrent first calls start exactly one). It runs `initdb`
 //! into a fresh temporary directory, appends a configuration that listens on a Unix socket inside
 //! that directory only (`listen_addresses = ''`, trust authentication, `fsync = off`), and starts
-//! it with `pg_ctl start -w`. When the process is root, the directory is handed to the
-//! `postgres` system user and `initdb` / `pg_ctl` run as that user (set with
+//! `postgres -D` as a child of the test process (so the test process reaps it; `pg_ctl start`
+//! would orphan it), polling until it accepts connections. When the process is root, the directory is handed to the
+//! `postgres` system user and `initdb`, `postgres` and `pg_ctl` run as that user (set with
 //! [`std::os::unix::process::CommandExt::uid`] / `gid`, which also drops supplementary groups),
 //! because PostgreSQL refuses to run as root.
 //!
@@ -21,7 +22,8 @@
 //!    only writer is the test process. When the test process dies in any way (including
 //!    `SIGKILL`, `abort` or Ctrl-C, where `atexit` does not run), the pipe closes, and the
 //!    watchdog runs `pg_ctl stop -m immediate` and removes the directory. The `atexit` handler
-//!    uses the same path: it closes the pipe and waits for the watchdog to finish.
+//!    uses the same path: it closes the pipe, waits for the watchdog to finish and reaps the
+//!    postmaster.
 //!
 //! Each [`PgDatabase`] is a fresh `CREATE DATABASE test_<name>_<pid>_<n>_<salt>`, dropped
 //! again (`DROP DATABASE ... WITH (FORCE)`) when the handle is dropped.
@@ -48,7 +50,7 @@ use crate::TempDir;
 /// `CREATE DATABASE`.
 pub const PG_URL_ENV: &str = "QUORATE_PG_URL";
 
-/// Environment variable naming the directory holding `initdb` and `pg_ctl`, checked before
+/// Environment variable naming the directory holding `initdb`, `pg_ctl` and `postgres`, checked before
 /// `PATH` and `/usr/lib/postgresql/*/bin`.
 pub const PG_BINDIR_ENV: &str = "QUORATE_PG_BINDIR";
 
@@ -83,9 +85,9 @@ pub enum PgUnavailable {
         /// What the parser rejected.
         reason: String,
     },
-    /// No directory holds both `initdb` and `pg_ctl`.
+    /// No directory holds `initdb`, `pg_ctl` and `postgres`.
     #[error(
-        "postgresql server binaries (initdb, pg_ctl) not found in QUORATE_PG_BINDIR, PATH or \
+        "postgresql server binaries (initdb, pg_ctl, postgres) not found in QUORATE_PG_BINDIR, PATH or \
          /usr/lib/postgresql/*/bin (searched {searched:?}): install them (Debian, as root: \
          apt-get install postgresql) or set QUORATE_PG_URL to an existing server"
     )]
@@ -533,11 +535,7 @@ fn with_dbname(conn: &str, dbname: &str) -> String {
     let query_start = conn[path_start..]
         .find('?')
         .map_or(conn.len(), |i| path_start + i);
-    format!(
-        "{}/{dbname}{}",
-        &conn[..path_start],
-        &conn[query_start..]
-    )
+    format!("{}/{dbname}{}", &conn[..path_start], &conn[query_start..])
 }
 
 /// Hides a URL password in error messages.
@@ -578,6 +576,7 @@ fn redact(conn: &str) -> String {
 #[derive(Debug)]
 struct Cluster {
     root: PathBuf,
+    postmaster: Child,
     watchdog: Child,
 }
 
@@ -593,6 +592,20 @@ impl Cluster {
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = self.watchdog.kill();
                     let _ = self.watchdog.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        // Reap the postmaster (the watchdog's `pg_ctl stop -w` has waited for it to exit); if
+        // it is somehow still running, kill it rather than leave it behind.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.postmaster.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = self.postmaster.kill();
+                    let _ = self.postmaster.wait();
                     break;
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(10)),
@@ -661,7 +674,9 @@ fn is_executable(path: &Path) -> bool {
 }
 
 fn has_server_binaries(dir: &Path) -> bool {
-    is_executable(&dir.join("initdb")) && is_executable(&dir.join("pg_ctl"))
+    ["initdb", "pg_ctl", "postgres"]
+        .iter()
+        .all(|binary| is_executable(&dir.join(binary)))
 }
 
 /// `QUORATE_PG_BINDIR`, then `PATH`, then the highest `/usr/lib/postgresql/<version>/bin`.
@@ -816,47 +831,46 @@ fn throwaway_server() -> Result<Server, PgUnavailable> {
         .and_then(|mut f| f.write_all(settings.as_bytes()))
         .map_err(setup_error("write postgresql.conf"))?;
 
+    // The postmaster runs as our own child (not daemonized by `pg_ctl start`), so that we reap
+    // it: an orphaned postmaster would linger as a zombie until PID 1 gets round to it.
     let log = root.join("server.log");
-    let log_str = log.to_string_lossy().into_owned();
-    run_logged(
-        &pg_ctl,
-        &["start", "-D", &data_str, "-l", &log_str, "-w", "-t", "60"],
-        &root,
-        run_as,
-        &root.join("pg_ctl.log"),
-    )
-    .map_err(|e| match e {
-        PgUnavailable::CommandFailed { command, detail } => PgUnavailable::CommandFailed {
-            command,
-            detail: format!(
-                "{detail}\nserver log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default().trim()
-            ),
-        },
-        other => other,
+    let postmaster_command = format!("{} -D {data_str}", bindir.join("postgres").display());
+    let log_file = File::create(&log).map_err(setup_error("create the server log"))?;
+    let log_err = log_file
+        .try_clone()
+        .map_err(setup_error("create the server log"))?;
+    let mut command = Command::new(bindir.join("postgres"));
+    command
+        .arg("-D")
+        .arg(&data)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_err)
+        // Ctrl-C on the test run must not reach the server: the watchdog stops it.
+        .process_group(0);
+    if let Some((uid, gid)) = run_as {
+        command.uid(uid).gid(gid);
+    }
+    let mut postmaster = command.spawn().map_err(|e| PgUnavailable::CommandFailed {
+        command: postmaster_command.clone(),
+        detail: e.to_string(),
     })?;
 
     // From here on the server runs: hand it to the watchdog before anything else can fail.
-    let watchdog = spawn_watchdog(&pg_ctl, &data, &root, run_as);
-    let watchdog = match watchdog {
+    let watchdog = match spawn_watchdog(&pg_ctl, &data, &root, run_as) {
         Ok(child) => child,
         Err(e) => {
-            let _ = run_logged(
-                &pg_ctl,
-                &["stop", "-D", &data_str, "-m", "immediate", "-w"],
-                &root,
-                run_as,
-                &root.join("pg_ctl-stop.log"),
-            );
+            let _ = postmaster.kill();
+            let _ = postmaster.wait();
             return Err(e);
         }
     };
-    let root = dir.keep();
-    *lock(&CLUSTER) = Some(Cluster {
-        root: root.clone(),
+    let mut cluster = Cluster {
+        root: dir.keep(),
+        postmaster,
         watchdog,
-    });
-    register_atexit();
+    };
 
     let mut admin = postgres::Config::new();
     admin
@@ -869,8 +883,43 @@ fn throwaway_server() -> Result<Server, PgUnavailable> {
         admin,
         kind: ServerKind::Throwaway { socket_dir },
     };
-    connect(&server.admin, &server.describe_admin())?;
+    if let Err(e) = wait_until_ready(&server, &mut cluster, &postmaster_command, &log) {
+        cluster.shutdown();
+        return Err(e);
+    }
+    *lock(&CLUSTER) = Some(cluster);
+    register_atexit();
     Ok(server)
+}
+
+/// Polls until the server accepts connections, fails early if the postmaster exits.
+fn wait_until_ready(
+    server: &Server,
+    cluster: &mut Cluster,
+    command: &str,
+    log: &Path,
+) -> Result<(), PgUnavailable> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        match connect(&server.admin, &server.describe_admin()) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(PgUnavailable::CommandFailed {
+                    command: command.to_owned(),
+                    detail: format!("not ready after 60 s ({e})\nserver log:\n{}", log_text()),
+                });
+            }
+            Err(_) => {}
+        }
+        if let Ok(Some(status)) = cluster.postmaster.try_wait() {
+            return Err(PgUnavailable::CommandFailed {
+                command: command.to_owned(),
+                detail: format!("{status}\nserver log:\n{}", log_text().trim()),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Starts the process that stops the server and deletes `root` once our end of its stdin pipe
@@ -913,7 +962,10 @@ mod tests {
             "postgres://u:p@h:5/new?sslmode=disable"
         );
         assert_eq!(with_dbname("postgres://h", "new"), "postgres://h/new");
-        assert_eq!(with_dbname("postgresql://h?x=1", "n"), "postgresql://h/n?x=1");
+        assert_eq!(
+            with_dbname("postgresql://h?x=1", "n"),
+            "postgresql://h/n?x=1"
+        );
         assert_eq!(
             with_dbname("host=/run user=me", "n"),
             "host=/run user=me dbname=n"

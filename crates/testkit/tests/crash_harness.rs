@@ -37,7 +37,11 @@ fn child_aborting_at_a_crash_point_is_reported_as_crashed() -> TestResult {
     // The parent "reopens the store": what the child wrote before dying is there, nothing after.
     assert_eq!(std::fs::read(&marker)?, b"written before the crash");
     assert!(report.hits.is_empty());
-    assert!(report.stdout.contains("running 1 test"), "{}", report.stdout);
+    assert!(
+        report.stdout.contains("running 1 test"),
+        "{}",
+        report.stdout
+    );
     Ok(())
 }
 
@@ -198,7 +202,10 @@ fn every_crash_point_kills_the_scenario_at_each_step() -> TestResult {
                 let text = std::fs::read_to_string(&store).unwrap_or_default();
                 let stored: Vec<String> = text.lines().map(str::to_owned).collect();
                 assert!(stored.starts_with(&report.notes), "{report}: {stored:?}");
-                assert!(stored.len() <= report.notes.len() + 1, "{report}: {stored:?}");
+                assert!(
+                    stored.len() <= report.notes.len() + 1,
+                    "{report}: {stored:?}"
+                );
                 match &report.armed {
                     None => assert_eq!(report.outcome, ChildOutcome::Completed),
                     Some(at) => {
@@ -242,14 +249,16 @@ fn every_crash_point_kills_the_scenario_at_each_step() -> TestResult {
 #[test]
 fn max_hits_per_point_bounds_the_exploration() -> TestResult {
     let mut runs = 0;
-    let explored = CrashTest::current()?.max_hits_per_point(2).every_crash_point(
-        |_| {
-            for _ in 0..5 {
-                crash_point("loop");
-            }
-        },
-        |_| runs += 1,
-    )?;
+    let explored = CrashTest::current()?
+        .max_hits_per_point(2)
+        .every_crash_point(
+            |_| {
+                for _ in 0..5 {
+                    crash_point("loop");
+                }
+            },
+            |_| runs += 1,
+        )?;
     assert_eq!(explored.crash_runs, 2);
     assert!(explored.truncated);
     assert_eq!(runs, 3, "the dry run and two crash runs are checked");
@@ -278,7 +287,10 @@ fn a_second_harness_call_in_one_test_is_rejected() -> TestResult {
     let first = CrashTest::current()?.dry_run(|_| {})?;
     assert_eq!(first.outcome, ChildOutcome::Completed);
     let second = CrashTest::current()?.dry_run(|_| {});
-    assert!(matches!(second, Err(CrashError::SecondHarnessCall)), "{second:?}");
+    assert!(
+        matches!(second, Err(CrashError::SecondHarnessCall)),
+        "{second:?}"
+    );
     Ok(())
 }
 
@@ -296,13 +308,15 @@ fn a_wrong_test_name_is_reported_not_hidden() {
 
 #[test]
 fn missing_arguments_are_typed_errors_in_the_child() -> TestResult {
-    let report = CrashTest::current()?.arg("present", "yes").dry_run(|args| {
-        assert_eq!(args.str("present").expect("present"), "yes");
-        match args.str("absent") {
-            Err(CrashError::MissingArg(key)) => crash_note(&key),
-            other => panic!("expected MissingArg, got {other:?}"),
-        }
-    })?;
+    let report = CrashTest::current()?
+        .arg("present", "yes")
+        .dry_run(|args| {
+            assert_eq!(args.str("present").expect("present"), "yes");
+            match args.str("absent") {
+                Err(CrashError::MissingArg(key)) => crash_note(&key),
+                other => panic!("expected MissingArg, got {other:?}"),
+            }
+        })?;
     assert_eq!(report.outcome, ChildOutcome::Completed);
     assert_eq!(report.notes, ["absent"]);
     Ok(())
