@@ -1,0 +1,934 @@
+//! Retry budgets: one trait, four published semantics, all lock-free and shareable.
+//!
+//! # Why budgets beat attempt limits
+//!
+//! "Retry up to 3 times" multiplies load by 4 exactly when the server is least able to take
+//! it: when every request fails. A stack of five layers each retrying 3 times multiplies it by
+//! 4^5 = 1024. A budget caps retries as a share of the traffic (or of recent successes), so
+//! when a dependency is healthy every occasional failure is retried, and when it is failing
+//! wholesale the extra load stays a bounded fraction. That is what stops a retry storm.
+//!
+//! # The four semantics
+//!
+//! | type | anchor | rule |
+//! |---|---|---|
+//! | [`WindowedBudget`] | Finagle `RetryBudget`, tower `TpsBudget` | retries in the last `ttl` ≤ `percent` × requests in the last `ttl` + `min_per_sec` × `ttl` |
+//! | [`GrpcThrottle`] | gRFC A6 `retryThrottling` | a failure costs 1 token, a success earns `token_ratio`; retry only while tokens > `max_tokens / 2` |
+//! | [`RetryQuota`] | AWS SDK standard retry mode | a retry costs 5 (a timeout retry 10) from 500; a first-try success refills 1; a successful retry refunds its cost |
+//! | [`AdaptiveThrottle`] | Google SRE book, "Handling Overload" | reject each request locally with probability `max(0, (requests − K·accepts) / (requests + 1))` over a window |
+//!
+//! # Exactness and concurrency
+//!
+//! Every budget keeps its balance in integer fixed point (no float drift, no truncation: 10
+//! requests at 0.6 allow exactly 6 retries, where tower's `TpsBudget` allows 10) and changes it
+//! only with compare-and-swap, so a grant and its charge are one atomic step: under any
+//! interleaving no budget grants more than its accounting allows. None of them reads a clock:
+//! time is the caller's `now` in nanoseconds from a [`MonotonicClock`](quorate_clocks::MonotonicClock).
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::Arc;
+
+use crate::error::{ConfigError, fixed, nanos};
+use crate::outcome::OutcomeClass;
+use crate::rng::splitmix64;
+use crate::sync::{AtomicI64, AtomicU64, Ordering};
+
+/// Which price a retry pays (only [`RetryQuota`] distinguishes them).
+///
+/// ```
+/// assert_eq!(quorate_retry::RetryCost::default(), quorate_retry::RetryCost::Standard);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum RetryCost {
+    /// A retry after a throttled, transient or ambiguous failure.
+    #[default]
+    Standard,
+    /// A retry after a timeout (AWS charges these double).
+    Timeout,
+}
+
+impl RetryCost {
+    /// The cost class of retrying after `class`.
+    ///
+    /// ```
+    /// use quorate_retry::{OutcomeClass, RetryCost};
+    /// assert_eq!(RetryCost::for_class(OutcomeClass::Timeout), RetryCost::Timeout);
+    /// ```
+    #[must_use]
+    pub const fn for_class(class: OutcomeClass) -> Self {
+        match class {
+            OutcomeClass::Timeout => Self::Timeout,
+            _ => Self::Standard,
+        }
+    }
+}
+
+/// Permission for one retry, returned by [`RetryBudget::try_withdraw`].
+///
+/// Hand it back to [`RetryBudget::on_success`] if the retry succeeds ([`RetryQuota`] refunds
+/// its cost).
+///
+/// ```
+/// use quorate_retry::{RetryBudget, RetryCost, RetryQuota};
+/// let q = RetryQuota::standard();
+/// let g = q.try_withdraw(0, RetryCost::Timeout).expect("full quota");
+/// assert_eq!(g.cost(), 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Grant {
+    cost: u64,
+}
+
+impl Grant {
+    /// The number of budget units this retry took.
+    ///
+    /// ```
+    /// use quorate_retry::{GrpcThrottle, RetryBudget, RetryCost};
+    /// let t = GrpcThrottle::new(10.0, 0.1)?;
+    /// assert_eq!(t.try_withdraw(0, RetryCost::Standard).map(|g| g.cost()), Some(0));
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn cost(&self) -> u64 {
+        self.cost
+    }
+}
+
+/// A retry budget: decides whether a failed request may be retried, from the recent history
+/// of requests, failures and successes.
+///
+/// The [planner](crate::RetryPlanner) calls, per logical request: [`on_request`](Self::on_request)
+/// once before the first attempt; for each failed attempt (other than
+/// [`NotSent`](OutcomeClass::NotSent)) [`on_failure`](Self::on_failure), then — if nothing else
+/// rules the retry out — [`try_withdraw`](Self::try_withdraw); and for the attempt that
+/// succeeds [`on_success`](Self::on_success) with the grant it ran under. `now` is nanoseconds
+/// from a monotonic clock. The trait is object safe and implemented for `&T`, `Box<T>` and
+/// `Arc<T>`, so one budget can be shared by every thread calling a dependency.
+///
+/// ```
+/// use std::time::Duration;
+/// use quorate_retry::{RetryBudget, RetryCost, WindowedBudget};
+///
+/// // 20% of requests may be retried, no reserve.
+/// let budget = WindowedBudget::new(Duration::from_secs(10), 0, 0.2)?;
+/// for _ in 0..10 {
+///     assert!(budget.on_request(0));
+/// }
+/// assert!(budget.try_withdraw(0, RetryCost::Standard).is_some());
+/// assert!(budget.try_withdraw(0, RetryCost::Standard).is_some());
+/// assert!(budget.try_withdraw(0, RetryCost::Standard).is_none());
+/// # Ok::<(), quorate_retry::ConfigError>(())
+/// ```
+pub trait RetryBudget: Send + Sync + fmt::Debug {
+    /// A new logical request is about to send its first attempt. Returns `false` when the
+    /// budget sheds it locally (only [`AdaptiveThrottle`] does).
+    fn on_request(&self, now: u64) -> bool;
+
+    /// An attempt failed with `class` (never [`OutcomeClass::NotSent`]); called whether or not
+    /// it will be retried.
+    fn on_failure(&self, now: u64, class: OutcomeClass);
+
+    /// Asks for one retry; `Some` means granted and already charged.
+    fn try_withdraw(&self, now: u64, cost: RetryCost) -> Option<Grant>;
+
+    /// An attempt succeeded; `grant` is the permission it ran under (`None` for a first try).
+    fn on_success(&self, now: u64, grant: Option<Grant>);
+}
+
+macro_rules! forward_budget {
+    ($($ty:ty),*) => {$(
+        impl<T: RetryBudget + ?Sized> RetryBudget for $ty {
+            #[inline]
+            fn on_request(&self, now: u64) -> bool { (**self).on_request(now) }
+            #[inline]
+            fn on_failure(&self, now: u64, class: OutcomeClass) { (**self).on_failure(now, class) }
+            #[inline]
+            fn try_withdraw(&self, now: u64, cost: RetryCost) -> Option<Grant> { (**self).try_withdraw(now, cost) }
+            #[inline]
+            fn on_success(&self, now: u64, grant: Option<Grant>) { (**self).on_success(now, grant) }
+        }
+    )*};
+}
+forward_budget!(&T, Box<T>, Arc<T>);
+
+// ---------------------------------------------------------------------------------------------
+// Windowed ratio budget (Finagle / tower).
+
+/// Number of slots the ttl is divided into (as in Finagle and tower).
+const SLOTS: usize = 10;
+/// Bit 63 of the state word: a thread is rotating the window.
+const ROTATING: u64 = 1 << 63;
+/// The balance is stored biased in bits 0..63.
+const BIAS: i64 = 1 << 61;
+const BAL_MAX: i64 = (1 << 61) - 1;
+const EMPTY: u64 = u64::MAX;
+
+#[inline]
+fn enc(balance: i64) -> u64 {
+    // balance is kept in [-BIAS, BAL_MAX], so balance + BIAS is in [0, 2^62).
+    (balance.clamp(-BIAS, BAL_MAX) + BIAS) as u64
+}
+
+#[inline]
+fn dec(state: u64) -> i64 {
+    ((state & !ROTATING) as i64) - BIAS
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The windowed ratio budget of Finagle's `RetryBudget` and tower's `TpsBudget`, exact and
+/// lock-free.
+///
+/// Every request deposits `percent` of a retry; every retry withdraws one; deposits and
+/// withdrawals expire after `ttl` (tracked in ten slots). A reserve of `min_per_sec × ttl`
+/// retries lets low-traffic clients retry at all. With `D` requests in the window, at most
+/// `floor(percent × D) + reserve` retries are granted, never more: `percent` is held exactly
+/// in parts per million (reduced to lowest terms), so 0.6 means 6 in 10, not tower's 10 in 10.
+///
+/// The balance lives in one atomic word: a deposit or a withdrawal is a single
+/// compare-and-swap, and the once-per-slot window rotation takes a flag bit in the same word,
+/// so no operation ever waits for a lock. Expiry may be delayed while a rotating thread is
+/// descheduled; grants never exceed the balance.
+///
+/// ```
+/// use std::time::Duration;
+/// use quorate_retry::{RetryBudget, RetryCost, WindowedBudget};
+///
+/// let budget = WindowedBudget::new(Duration::from_secs(1), 0, 0.6)?;
+/// for _ in 0..10 { budget.on_request(0); }
+/// let granted = (0..10).filter(|_| budget.try_withdraw(0, RetryCost::Standard).is_some()).count();
+/// assert_eq!(granted, 6);
+/// // A second later every deposit has expired.
+/// assert!(budget.try_withdraw(1_000_000_000, RetryCost::Standard).is_none());
+/// # Ok::<(), quorate_retry::ConfigError>(())
+/// ```
+pub struct WindowedBudget {
+    /// Biased balance (bits 0..63) and the rotation flag (bit 63).
+    state: AtomicU64,
+    /// The window (slot number) the balance is current for.
+    window: AtomicU64,
+    /// Closed slots: the window number each holds (or `EMPTY`) and its net change.
+    tags: [AtomicU64; SLOTS],
+    nets: [AtomicI64; SLOTS],
+    slot_nanos: u64,
+    reserve: i64,
+    deposit: i64,
+    withdraw: i64,
+    percent_ppm: u64,
+    min_per_sec: u32,
+}
+
+impl fmt::Debug for WindowedBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WindowedBudget")
+            .field("ttl", &self.ttl())
+            .field("percent_ppm", &self.percent_ppm)
+            .field("min_per_sec", &self.min_per_sec)
+            .field("balance", &self.balance())
+            .finish()
+    }
+}
+
+impl WindowedBudget {
+    /// A budget letting `percent` of requests (0 to 1000; 0.2 = one retry per five requests)
+    /// plus `min_per_sec` retries per second be retried, counting the last `ttl`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] if `ttl` is outside 1..=60 s (Finagle's and tower's bounds)
+    /// or `percent` is NaN or outside 0..=1000; [`ConfigError::OutOfRange`] if
+    /// `min_per_sec` is `i32::MAX` or more.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use quorate_retry::WindowedBudget;
+    /// assert!(WindowedBudget::new(Duration::from_secs(10), 10, 0.2).is_ok());
+    /// assert!(WindowedBudget::new(Duration::from_secs(10), 10, f64::NAN).is_err());
+    /// ```
+    pub fn new(ttl: Duration, min_per_sec: u32, percent: f64) -> Result<Self, ConfigError> {
+        if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(60) {
+            return Err(ConfigError::OutOfRange { what: "ttl" });
+        }
+        if min_per_sec >= i32::MAX as u32 {
+            return Err(ConfigError::OutOfRange {
+                what: "min_per_sec",
+            });
+        }
+        let ppm = fixed(percent, 0.0, 1000.0, 1e6, "percent")?;
+        let (deposit, withdraw) = if ppm == 0 {
+            (0, 1)
+        } else {
+            let g = gcd(ppm, 1_000_000);
+            (ppm / g, 1_000_000 / g)
+        };
+        let ttl_ns = nanos(ttl)?;
+        // Reserve in whole retries: min_per_sec × ttl (ttl ≤ 60 s, so this fits easily).
+        let reserve_retries = u64::from(min_per_sec) * ttl_ns / 1_000_000_000;
+        // deposit ≤ 1e9, withdraw ≤ 1e6: all products below fit in i64.
+        let (deposit, withdraw) = (deposit as i64, withdraw as i64);
+        let reserve = reserve_retries as i64 * withdraw;
+        Ok(Self {
+            state: AtomicU64::new(enc(reserve)),
+            window: AtomicU64::new(0),
+            tags: core::array::from_fn(|_| AtomicU64::new(EMPTY)),
+            nets: core::array::from_fn(|_| AtomicI64::new(0)),
+            slot_nanos: ttl_ns / SLOTS as u64,
+            reserve,
+            deposit,
+            withdraw,
+            percent_ppm: ppm,
+            min_per_sec,
+        })
+    }
+
+    /// The window over which requests and retries are counted.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = quorate_retry::WindowedBudget::new(Duration::from_secs(10), 0, 0.1)?;
+    /// assert_eq!(b.ttl(), Duration::from_secs(10));
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn ttl(&self) -> Duration {
+        Duration::from_nanos(self.slot_nanos * SLOTS as u64)
+    }
+
+    /// Retries that could be granted right now (ignoring pending expiry): the whole-retry part
+    /// of the balance, 0 when overdrawn by expiry.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = quorate_retry::WindowedBudget::new(Duration::from_secs(1), 5, 0.0)?;
+    /// assert_eq!(b.available(), 5);
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn available(&self) -> u64 {
+        u64::try_from(self.balance() / self.withdraw).unwrap_or(0)
+    }
+
+    fn balance(&self) -> i64 {
+        dec(self.state.load(Ordering::Acquire))
+    }
+
+    /// Records one request (a deposit of `percent` of a retry).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = quorate_retry::WindowedBudget::new(Duration::from_secs(1), 0, 1.0)?;
+    /// b.deposit(0);
+    /// assert_eq!(b.available(), 1);
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn deposit(&self, now: u64) {
+        self.rotate_if_due(now);
+        if self.deposit == 0 {
+            return;
+        }
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            let next = (cur & ROTATING) | enc(dec(cur).saturating_add(self.deposit));
+            match self
+                .state
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Takes one retry if the balance allows it; the check and the charge are one atomic step.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = quorate_retry::WindowedBudget::new(Duration::from_secs(1), 1, 0.0)?;
+    /// assert!(b.withdraw(0));
+    /// assert!(!b.withdraw(0));
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn withdraw(&self, now: u64) -> bool {
+        self.rotate_if_due(now);
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            let bal = dec(cur);
+            if bal < self.withdraw {
+                return false;
+            }
+            let next = (cur & ROTATING) | enc(bal - self.withdraw);
+            match self
+                .state
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    #[inline]
+    fn rotate_if_due(&self, now: u64) {
+        let w = now / self.slot_nanos;
+        if w > self.window.load(Ordering::Acquire) {
+            self.rotate(w);
+        }
+    }
+
+    /// Closes the current slot and expires slots older than the ttl. Exactly one thread
+    /// rotates at a time (the `ROTATING` bit); others carry on against the balance.
+    #[cold]
+    fn rotate(&self, w: u64) {
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            if cur & ROTATING != 0 {
+                return;
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur | ROTATING,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(seen) => cur = seen,
+            }
+        }
+        let old = self.window.load(Ordering::Acquire);
+        if w > old {
+            let horizon = w.saturating_sub(SLOTS as u64); // slots with tag <= horizon expire
+            let mut live_closed: i64 = 0;
+            let mut expired: i64 = 0;
+            for i in 0..SLOTS {
+                let tag = self.tags[i].load(Ordering::Relaxed);
+                if tag == EMPTY {
+                    continue;
+                }
+                let net = self.nets[i].load(Ordering::Relaxed);
+                live_closed = live_closed.saturating_add(net);
+                if tag <= horizon {
+                    expired = expired.saturating_add(net);
+                }
+            }
+            let closing_live = old > horizon;
+            let mut s = self.state.load(Ordering::Acquire);
+            let closing_net = loop {
+                let bal = dec(s);
+                let closing_net = bal - self.reserve - live_closed;
+                let drop = if closing_live {
+                    expired
+                } else {
+                    expired + closing_net
+                };
+                let next = ROTATING | enc(bal - drop);
+                match self
+                    .state
+                    .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => break closing_net,
+                    Err(seen) => s = seen,
+                }
+            };
+            for i in 0..SLOTS {
+                let tag = self.tags[i].load(Ordering::Relaxed);
+                if tag != EMPTY && tag <= horizon {
+                    self.tags[i].store(EMPTY, Ordering::Relaxed);
+                    self.nets[i].store(0, Ordering::Relaxed);
+                }
+            }
+            if closing_live {
+                // The slot's previous occupant (tag <= old - SLOTS <= horizon) was expired above.
+                let i = (old % SLOTS as u64) as usize;
+                self.tags[i].store(old, Ordering::Relaxed);
+                self.nets[i].store(closing_net, Ordering::Relaxed);
+            }
+            self.window.store(w, Ordering::Release);
+        }
+        self.state.fetch_and(!ROTATING, Ordering::AcqRel);
+    }
+}
+
+impl RetryBudget for WindowedBudget {
+    #[inline]
+    fn on_request(&self, now: u64) -> bool {
+        self.deposit(now);
+        true
+    }
+
+    #[inline]
+    fn on_failure(&self, _now: u64, _class: OutcomeClass) {}
+
+    #[inline]
+    fn try_withdraw(&self, now: u64, _cost: RetryCost) -> Option<Grant> {
+        self.withdraw(now).then_some(Grant { cost: 1 })
+    }
+
+    #[inline]
+    fn on_success(&self, _now: u64, _grant: Option<Grant>) {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// gRPC retry throttling (gRFC A6).
+
+/// gRPC client retry throttling, exactly as gRFC A6 specifies it.
+///
+/// Tokens start at `max_tokens`. Every failed attempt (other than "not sent" and fatal) costs
+/// one token, every success earns `token_ratio` (capped at `max_tokens`), and retries are
+/// allowed only while the count is strictly above `max_tokens / 2`. Tokens are held in
+/// thousandths, matching the gRFC's three decimal places of `token_ratio` (further decimals
+/// are ignored, as the gRFC says), so the accounting is exact.
+///
+/// ```
+/// use quorate_retry::{GrpcThrottle, OutcomeClass, RetryBudget, RetryCost};
+///
+/// let t = GrpcThrottle::new(4.0, 0.5)?;
+/// t.on_failure(0, OutcomeClass::Transient); // 3 > 2: retries allowed
+/// assert!(t.try_withdraw(0, RetryCost::Standard).is_some());
+/// t.on_failure(0, OutcomeClass::Transient); // 2, not > 2: throttled
+/// assert!(t.try_withdraw(0, RetryCost::Standard).is_none());
+/// t.on_success(0, None); // 2.5 > 2
+/// assert!(t.try_withdraw(0, RetryCost::Standard).is_some());
+/// # Ok::<(), quorate_retry::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct GrpcThrottle {
+    milli_tokens: AtomicU64,
+    max_milli: u64,
+    ratio_milli: u64,
+}
+
+impl GrpcThrottle {
+    /// A throttle with `max_tokens` in (0, 1000] and `token_ratio` > 0 (three decimals kept).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] if `max_tokens` is NaN or outside (0, 1000], or
+    /// `token_ratio` is NaN, not positive after truncation to three decimals, or above
+    /// `max_tokens`.
+    ///
+    /// ```
+    /// use quorate_retry::GrpcThrottle;
+    /// assert!(GrpcThrottle::new(10.0, 0.1).is_ok());
+    /// assert!(GrpcThrottle::new(0.0, 0.1).is_err());
+    /// assert!(GrpcThrottle::new(10.0, 0.0001).is_err());
+    /// ```
+    pub fn new(max_tokens: f64, token_ratio: f64) -> Result<Self, ConfigError> {
+        let max_milli = fixed(max_tokens, 0.0, 1000.0, 1000.0, "max_tokens")?;
+        if max_milli == 0 {
+            return Err(ConfigError::OutOfRange { what: "max_tokens" });
+        }
+        if !token_ratio.is_finite() || token_ratio <= 0.0 || token_ratio > max_tokens {
+            return Err(ConfigError::OutOfRange {
+                what: "token_ratio",
+            });
+        }
+        // Truncate to three decimals; the tiny epsilon keeps 0.1 * 1000 = 99.999… at 100.
+        let ratio_milli = (token_ratio * 1000.0 + 1e-6).floor() as u64;
+        if ratio_milli == 0 {
+            return Err(ConfigError::OutOfRange {
+                what: "token_ratio",
+            });
+        }
+        Ok(Self {
+            milli_tokens: AtomicU64::new(max_milli),
+            max_milli,
+            ratio_milli,
+        })
+    }
+
+    /// The current token count, in thousandths.
+    ///
+    /// ```
+    /// let t = quorate_retry::GrpcThrottle::new(10.0, 0.1)?;
+    /// assert_eq!(t.milli_tokens(), 10_000);
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn milli_tokens(&self) -> u64 {
+        self.milli_tokens.load(Ordering::Acquire)
+    }
+
+    fn update(&self, f: impl Fn(u64) -> u64) {
+        let mut cur = self.milli_tokens.load(Ordering::Relaxed);
+        loop {
+            match self.milli_tokens.compare_exchange_weak(
+                cur,
+                f(cur),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+}
+
+impl RetryBudget for GrpcThrottle {
+    fn on_request(&self, _now: u64) -> bool {
+        true
+    }
+
+    fn on_failure(&self, _now: u64, class: OutcomeClass) {
+        if class.is_retryable() && class != OutcomeClass::NotSent {
+            self.update(|t| t.saturating_sub(1000));
+        }
+    }
+
+    fn try_withdraw(&self, _now: u64, _cost: RetryCost) -> Option<Grant> {
+        (self.milli_tokens.load(Ordering::Acquire) * 2 > self.max_milli)
+            .then_some(Grant { cost: 0 })
+    }
+
+    fn on_success(&self, _now: u64, _grant: Option<Grant>) {
+        let (ratio, max) = (self.ratio_milli, self.max_milli);
+        self.update(|t| t.saturating_add(ratio).min(max));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS SDK retry quota (standard retry mode).
+
+/// The AWS SDKs' retry quota ("standard" retry mode), shared by every request to a service.
+///
+/// The quota starts full at `capacity` (500). A retry takes `retry_cost` (5), or
+/// `timeout_cost` (10) after a timeout, and is refused when the quota cannot pay. A request
+/// that succeeds on its first try refills `refill` (1); a retry that succeeds refunds what it
+/// took. The quota never exceeds its capacity.
+///
+/// ```
+/// use quorate_retry::{RetryBudget, RetryCost, RetryQuota};
+///
+/// let q = RetryQuota::new(10, 5, 10, 1)?;
+/// let g = q.try_withdraw(0, RetryCost::Standard).expect("10 >= 5");
+/// assert!(q.try_withdraw(0, RetryCost::Timeout).is_none()); // 5 < 10
+/// q.on_success(0, Some(g)); // refund
+/// assert_eq!(q.available(), 10);
+/// # Ok::<(), quorate_retry::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct RetryQuota {
+    available: AtomicU64,
+    capacity: u64,
+    retry_cost: u64,
+    timeout_cost: u64,
+    refill: u64,
+}
+
+impl RetryQuota {
+    /// The AWS SDK defaults: capacity 500, retry cost 5, timeout retry cost 10, refill 1.
+    ///
+    /// ```
+    /// assert_eq!(quorate_retry::RetryQuota::standard().available(), 500);
+    /// ```
+    #[must_use]
+    pub fn standard() -> Self {
+        Self {
+            available: AtomicU64::new(500),
+            capacity: 500,
+            retry_cost: 5,
+            timeout_cost: 10,
+            refill: 1,
+        }
+    }
+
+    /// A quota with custom parameters.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] if `capacity` or a cost is zero; [`ConfigError::OutOfRange`] if a
+    /// cost or `refill` exceeds `capacity`.
+    ///
+    /// ```
+    /// assert!(quorate_retry::RetryQuota::new(500, 5, 10, 1).is_ok());
+    /// assert!(quorate_retry::RetryQuota::new(4, 5, 10, 1).is_err());
+    /// ```
+    pub fn new(
+        capacity: u64,
+        retry_cost: u64,
+        timeout_cost: u64,
+        refill: u64,
+    ) -> Result<Self, ConfigError> {
+        if capacity == 0 {
+            return Err(ConfigError::Zero { what: "capacity" });
+        }
+        if retry_cost == 0 || timeout_cost == 0 {
+            return Err(ConfigError::Zero { what: "retry cost" });
+        }
+        if retry_cost > capacity || timeout_cost > capacity || refill > capacity {
+            return Err(ConfigError::OutOfRange { what: "retry cost" });
+        }
+        Ok(Self {
+            available: AtomicU64::new(capacity),
+            capacity,
+            retry_cost,
+            timeout_cost,
+            refill,
+        })
+    }
+
+    /// Units left in the quota.
+    ///
+    /// ```
+    /// assert_eq!(quorate_retry::RetryQuota::new(7, 5, 5, 1)?.available(), 7);
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn available(&self) -> u64 {
+        self.available.load(Ordering::Acquire)
+    }
+
+    fn add(&self, amount: u64) {
+        let mut cur = self.available.load(Ordering::Relaxed);
+        loop {
+            let next = cur.saturating_add(amount).min(self.capacity);
+            match self.available.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+}
+
+impl RetryBudget for RetryQuota {
+    fn on_request(&self, _now: u64) -> bool {
+        true
+    }
+
+    fn on_failure(&self, _now: u64, _class: OutcomeClass) {}
+
+    #[inline]
+    fn try_withdraw(&self, _now: u64, cost: RetryCost) -> Option<Grant> {
+        let cost = match cost {
+            RetryCost::Standard => self.retry_cost,
+            RetryCost::Timeout => self.timeout_cost,
+        };
+        let mut cur = self.available.load(Ordering::Relaxed);
+        loop {
+            if cur < cost {
+                return None;
+            }
+            match self.available.compare_exchange_weak(
+                cur,
+                cur - cost,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(Grant { cost }),
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    #[inline]
+    fn on_success(&self, _now: u64, grant: Option<Grant>) {
+        match grant {
+            Some(g) => self.add(g.cost),
+            None => {
+                if self.refill > 0 {
+                    self.add(self.refill);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google SRE adaptive throttling.
+
+/// A lock-free counter over a sliding window of `SLOTS` slots; each slot word packs the slot's
+/// window number (high 32 bits) and its count (low 32 bits).
+#[derive(Debug)]
+struct WindowCounter {
+    slots: [AtomicU64; SLOTS],
+}
+
+impl WindowCounter {
+    fn new() -> Self {
+        Self {
+            slots: core::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    fn add(&self, w: u64) {
+        let tag = w & 0xffff_ffff;
+        let slot = &self.slots[(w % SLOTS as u64) as usize];
+        let mut cur = slot.load(Ordering::Relaxed);
+        loop {
+            let (t, c) = (cur >> 32, cur & 0xffff_ffff);
+            let next = if t == tag {
+                (tag << 32) | (c + 1).min(0xffff_ffff)
+            } else if tag.wrapping_sub(t) & 0xffff_ffff < 1 << 31 {
+                (tag << 32) | 1 // the slot holds an older window: start afresh
+            } else {
+                (t << 32) | (c + 1).min(0xffff_ffff) // we are the laggard: count in the newer slot
+            };
+            match slot.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    fn sum(&self, w: u64) -> u64 {
+        let tag = w & 0xffff_ffff;
+        self.slots
+            .iter()
+            .map(|s| s.load(Ordering::Acquire))
+            .filter(|v| tag.wrapping_sub(v >> 32) & 0xffff_ffff < SLOTS as u64)
+            .map(|v| v & 0xffff_ffff)
+            .sum()
+    }
+}
+
+/// Google SRE client-side adaptive throttling ("Handling Overload", *Site Reliability
+/// Engineering*).
+///
+/// The client counts, over a sliding window (two minutes in the book), the requests it tried
+/// and those the backend accepted, and rejects each new request or retry locally with
+/// probability `max(0, (requests − K × accepts) / (requests + 1))`. With `K = 2` the client
+/// keeps sending up to twice what the backend accepts; locally rejected requests count as
+/// requests, so throttling tightens as the backend degrades. A backend "accepts" a request when
+/// it answers it definitively (success or a fatal error); throttled, transient and ambiguous
+/// outcomes are not accepts. The random draw is counter-based on a seed, so a run is
+/// replayable and the throttle stays lock-free.
+///
+/// ```
+/// use std::time::Duration;
+/// use quorate_retry::{AdaptiveThrottle, OutcomeClass, RetryBudget};
+///
+/// let t = AdaptiveThrottle::new(2.0, Duration::from_secs(120))?.with_seed(7);
+/// // A healthy backend: every request accepted, nothing rejected.
+/// for _ in 0..100 {
+///     assert!(t.on_request(0));
+///     t.on_success(0, None);
+/// }
+/// assert_eq!(t.reject_probability(0), 0.0);
+/// // The backend starts throttling everything: the client begins to shed load locally.
+/// let shed = (0..1000).filter(|_| { let ok = t.on_request(0); if ok { t.on_failure(0, OutcomeClass::Throttled); } !ok }).count();
+/// assert!(shed > 500);
+/// # Ok::<(), quorate_retry::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct AdaptiveThrottle {
+    requests: WindowCounter,
+    accepts: WindowCounter,
+    draws: AtomicU64,
+    seed: u64,
+    k_milli: u64,
+    slot_nanos: u64,
+}
+
+impl AdaptiveThrottle {
+    /// A throttle with multiplier `k` (1 to 1000; the book suggests 2) over `window`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] if `k` is NaN or outside 1..=1000, or `window` is shorter
+    /// than 10 ns or does not fit in 64-bit nanoseconds.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert!(quorate_retry::AdaptiveThrottle::new(2.0, Duration::from_secs(120)).is_ok());
+    /// assert!(quorate_retry::AdaptiveThrottle::new(0.5, Duration::from_secs(120)).is_err());
+    /// ```
+    pub fn new(k: f64, window: Duration) -> Result<Self, ConfigError> {
+        let k_milli = fixed(k, 1.0, 1000.0, 1000.0, "k")?;
+        let window = nanos(window).map_err(|_| ConfigError::OutOfRange { what: "window" })?;
+        if window < SLOTS as u64 {
+            return Err(ConfigError::OutOfRange { what: "window" });
+        }
+        Ok(Self {
+            requests: WindowCounter::new(),
+            accepts: WindowCounter::new(),
+            draws: AtomicU64::new(0),
+            seed: rand::RngCore::next_u64(&mut crate::rng::ThreadLocalRng),
+            k_milli,
+            slot_nanos: window / SLOTS as u64,
+        })
+    }
+
+    /// The same throttle with a fixed seed for its random draws (replayable runs).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let t = quorate_retry::AdaptiveThrottle::new(2.0, Duration::from_secs(60))?.with_seed(1);
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// `(requests·1000 − K_milli·accepts, (requests + 1)·1000)`, the rejection odds.
+    fn odds(&self, now: u64) -> (u128, u128) {
+        let w = now / self.slot_nanos;
+        let req = u128::from(self.requests.sum(w));
+        let acc = u128::from(self.accepts.sum(w));
+        let num = (req * 1000).saturating_sub(u128::from(self.k_milli) * acc);
+        (num, (req + 1) * 1000)
+    }
+
+    /// The current local rejection probability, `max(0, (requests − K·accepts) / (requests + 1))`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let t = quorate_retry::AdaptiveThrottle::new(2.0, Duration::from_secs(60))?;
+    /// assert_eq!(t.reject_probability(0), 0.0);
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn reject_probability(&self, now: u64) -> f64 {
+        let (num, den) = self.odds(now);
+        num as f64 / den as f64
+    }
+
+    /// Counts a request and decides it: `true` = send it.
+    fn admit(&self, now: u64) -> bool {
+        let (num, den) = self.odds(now);
+        self.requests.add(now / self.slot_nanos);
+        if num == 0 {
+            return true;
+        }
+        let n = self.draws.fetch_add(1, Ordering::Relaxed);
+        let x = splitmix64(self.seed ^ splitmix64(n));
+        // Uniform in [0, den): x * den / 2^64.
+        let r = (u128::from(x) * den) >> 64;
+        r >= num
+    }
+}
+
+impl RetryBudget for AdaptiveThrottle {
+    fn on_request(&self, now: u64) -> bool {
+        self.admit(now)
+    }
+
+    fn on_failure(&self, now: u64, class: OutcomeClass) {
+        if class == OutcomeClass::Fatal {
+            self.accepts.add(now / self.slot_nanos);
+        }
+    }
+
+    fn try_withdraw(&self, now: u64, _cost: RetryCost) -> Option<Grant> {
+        self.admit(now).then_some(Grant { cost: 0 })
+    }
+
+    fn on_success(&self, now: u64, _grant: Option<Grant>) {
+        self.accepts.add(now / self.slot_nanos);
+    }
+}
