@@ -26,9 +26,9 @@
 //! use quorate_clocks::{HybridClock, ManualClock, VersionVector, Causality};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // Two nodes with their own clocks; node b's clock is behind.
+//! // Two nodes with their own clocks; node b's clock is 200 ms behind.
 //! let a = HybridClock::new(ManualClock::new(5_000_000_000));
-//! let b = HybridClock::new(ManualClock::new(4_000_000_000));
+//! let b = HybridClock::new(ManualClock::new(4_800_000_000));
 //! let sent = a.now();
 //! let received = b.recv(sent)?; // happens-before is preserved despite the skew
 //! assert!(received > sent);
@@ -70,11 +70,15 @@ mod sync;
 
 pub mod codec;
 mod dot;
+mod dvv;
+mod dvvset;
 mod hlc;
 mod inline;
 mod lamport;
+mod prune;
 mod time;
 mod timestamp;
+mod uncertainty;
 mod vv;
 
 pub use codec::{
@@ -82,11 +86,15 @@ pub use codec::{
     varint_len,
 };
 pub use dot::{Actor, CounterOverflow, Dot};
+pub use dvv::Dvv;
+pub use dvvset::{DvvSet, DvvUpdateError, InvalidDvvSet};
 pub use hlc::{
     HlcConfig, HlcConfigError, HlcStats, HybridClock, NowError, OffsetPolicy, OverflowPolicy,
     RecvError,
 };
 pub use lamport::{Lamport, LamportClock};
+pub use prune::{InvalidPruningPolicy, PruningPolicy};
 pub use time::{BootClock, CoarseClock, ManualClock, MonotonicClock, SystemClock, WallClock};
 pub use timestamp::{LOGICAL_BITS, LOGICAL_MASK, NodeId, NodeTimestamp, TICK_NANOS, Timestamp};
+pub use uncertainty::{ClockStatus, CommitWaitError, TimeInterval, UncertainClock, UncertainTime};
 pub use vv::{Causality, INLINE_ACTORS, Iter, VersionVector};

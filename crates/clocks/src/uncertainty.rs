@@ -1,0 +1,335 @@
+//! Bounded-uncertainty time in the style of Spanner's TrueTime and AWS ClockBound.
+//!
+//! A wall-clock reading is only as good as its last synchronisation: right after an NTP/PTP
+//! exchange the error is the bound the synchronisation source reports; afterwards the local
+//! oscillator drifts, so the error grows by at most `max_drift_ppb` nanoseconds per second of
+//! elapsed (monotonic) time. [`UncertainClock::now`] returns the interval `[earliest, latest]`
+//! that contains true time under those assumptions. Code that must never act "too early" (a
+//! lease holder checking its lease, a transaction waiting out commit-wait) uses the pessimistic
+//! end of the interval instead of a point reading.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::time::{MonotonicClock, SystemClock, WallClock};
+
+/// How trustworthy an [`UncertainClock`] reading is.
+///
+/// ```
+/// use quorate_clocks::{ClockStatus, ManualClock, UncertainClock};
+/// let clock = UncertainClock::new(ManualClock::new(0), ManualClock::new(0), 50_000);
+/// assert_eq!(clock.now().status, ClockStatus::Unknown);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ClockStatus {
+    /// Never synchronised: the interval is unbounded (`[0, u64::MAX]`).
+    #[default]
+    Unknown,
+    /// Synchronised recently (within the free-running threshold).
+    Synchronized,
+    /// The last synchronisation is older than the threshold: the bound still holds if the drift
+    /// assumption does, but it is growing and the sync source may be gone.
+    FreeRunning,
+}
+
+/// A time interval that contains true time, in nanoseconds since the Unix epoch.
+///
+/// ```
+/// use quorate_clocks::TimeInterval;
+/// let i = TimeInterval::new(10, 20);
+/// assert!(i.contains(15) && !i.contains(21));
+/// assert_eq!(i.width(), 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TimeInterval {
+    /// True time is at or after this.
+    pub earliest: u64,
+    /// True time is at or before this.
+    pub latest: u64,
+}
+
+impl TimeInterval {
+    /// The interval `[earliest, latest]` (the ends are swapped if given in the wrong order).
+    ///
+    /// ```
+    /// assert_eq!(quorate_clocks::TimeInterval::new(5, 1).earliest, 1);
+    /// ```
+    pub const fn new(earliest: u64, latest: u64) -> Self {
+        if earliest <= latest {
+            Self { earliest, latest }
+        } else {
+            Self {
+                earliest: latest,
+                latest: earliest,
+            }
+        }
+    }
+
+    /// `latest - earliest`.
+    ///
+    /// ```
+    /// assert_eq!(quorate_clocks::TimeInterval::new(1, 4).width(), 3);
+    /// ```
+    pub const fn width(self) -> u64 {
+        self.latest - self.earliest
+    }
+
+    /// Whether `t` lies within the interval (inclusive).
+    ///
+    /// ```
+    /// assert!(quorate_clocks::TimeInterval::new(1, 4).contains(4));
+    /// ```
+    pub const fn contains(self, t: u64) -> bool {
+        self.earliest <= t && t <= self.latest
+    }
+}
+
+/// A reading of an [`UncertainClock`].
+///
+/// ```
+/// use quorate_clocks::{ManualClock, UncertainClock};
+/// let clock = UncertainClock::new(ManualClock::new(1_000_000), ManualClock::new(0), 0);
+/// clock.sync(1_000);
+/// let r = clock.now();
+/// assert_eq!((r.interval.earliest, r.interval.latest), (999_000, 1_001_000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct UncertainTime {
+    /// The interval containing true time.
+    pub interval: TimeInterval,
+    /// How it was obtained.
+    pub status: ClockStatus,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SyncPoint {
+    mono: u64,
+    error: u64,
+}
+
+/// A wall clock with an error bound: `now()` returns `[earliest, latest]` plus a status.
+///
+/// Feed it the error bound of each synchronisation ([`sync`](Self::sync), for example from
+/// chrony's or ClockBound's reported root dispersion + delay / 2); between syncs the bound grows
+/// by `max_drift_ppb` per elapsed second, measured on the monotonic clock. After
+/// `free_running_after` (default 60 s) without a sync the status becomes
+/// [`ClockStatus::FreeRunning`].
+///
+/// ```
+/// use std::time::Duration;
+/// use quorate_clocks::{ClockStatus, ManualClock, UncertainClock};
+/// let machine = ManualClock::new(1_000_000_000_000);
+/// // 50 ppm worst-case oscillator drift (50_000 ppb).
+/// let clock = UncertainClock::new(machine.clone(), machine.clone(), 50_000);
+/// clock.sync(200_000); // synchronised to within 200 µs
+/// machine.advance(Duration::from_secs(10));
+/// let r = clock.now();
+/// assert_eq!(r.status, ClockStatus::Synchronized);
+/// assert_eq!(r.interval.latest - 1_010_000_000_000, 200_000 + 500_000); // + 10 s * 50 ppm
+/// assert!(clock.after(1_000_000_000_000));
+/// ```
+#[derive(Debug)]
+pub struct UncertainClock<W = SystemClock, M = SystemClock> {
+    wall: W,
+    mono: M,
+    max_drift_ppb: u64,
+    free_running_after: u64,
+    last_sync: Mutex<Option<SyncPoint>>,
+}
+
+impl<W: WallClock, M: MonotonicClock> UncertainClock<W, M> {
+    /// An unsynchronised clock reading `wall`, measuring elapsed time on `mono`, assuming the
+    /// local oscillator drifts by at most `max_drift_ppb` parts per billion.
+    ///
+    /// ```
+    /// let clock = quorate_clocks::UncertainClock::new(
+    ///     quorate_clocks::SystemClock, quorate_clocks::BootClock, 100_000);
+    /// assert_eq!(clock.max_drift_ppb(), 100_000);
+    /// ```
+    pub fn new(wall: W, mono: M, max_drift_ppb: u64) -> Self {
+        Self {
+            wall,
+            mono,
+            max_drift_ppb,
+            free_running_after: 60_000_000_000,
+            last_sync: Mutex::new(None),
+        }
+    }
+
+    /// Sets how long after the last sync the status turns [`ClockStatus::FreeRunning`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = quorate_clocks::UncertainClock::new(
+    ///     quorate_clocks::SystemClock, quorate_clocks::SystemClock, 0)
+    ///     .free_running_after(Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub fn free_running_after(mut self, d: Duration) -> Self {
+        self.free_running_after = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// The configured drift bound.
+    ///
+    /// ```
+    /// let c = quorate_clocks::UncertainClock::new(quorate_clocks::SystemClock, quorate_clocks::SystemClock, 7);
+    /// assert_eq!(c.max_drift_ppb(), 7);
+    /// ```
+    pub fn max_drift_ppb(&self) -> u64 {
+        self.max_drift_ppb
+    }
+
+    /// Records a synchronisation now: the wall clock is within `error_bound_ns` of true time.
+    ///
+    /// ```
+    /// use quorate_clocks::{ClockStatus, SystemClock, UncertainClock};
+    /// let clock = UncertainClock::new(SystemClock, SystemClock, 0);
+    /// clock.sync(1_000_000);
+    /// assert_eq!(clock.now().status, ClockStatus::Synchronized);
+    /// ```
+    pub fn sync(&self, error_bound_ns: u64) {
+        let point = SyncPoint {
+            mono: self.mono.now_nanos(),
+            error: error_bound_ns,
+        };
+        *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(point);
+    }
+
+    /// The current uncertainty interval and status.
+    ///
+    /// ```
+    /// use quorate_clocks::{SystemClock, UncertainClock};
+    /// let clock = UncertainClock::new(SystemClock, SystemClock, 0);
+    /// clock.sync(0);
+    /// assert_eq!(clock.now().interval.width(), 0);
+    /// ```
+    pub fn now(&self) -> UncertainTime {
+        let sync = *self.last_sync.lock().unwrap_or_else(|e| e.into_inner());
+        let wall = self.wall.now_unix_nanos();
+        let Some(sync) = sync else {
+            return UncertainTime {
+                interval: TimeInterval::new(0, u64::MAX),
+                status: ClockStatus::Unknown,
+            };
+        };
+        let elapsed = self.mono.now_nanos().saturating_sub(sync.mono);
+        let drift =
+            u64::try_from(u128::from(elapsed) * u128::from(self.max_drift_ppb) / 1_000_000_000)
+                .unwrap_or(u64::MAX);
+        let error = sync.error.saturating_add(drift);
+        let status = if elapsed > self.free_running_after {
+            ClockStatus::FreeRunning
+        } else {
+            ClockStatus::Synchronized
+        };
+        UncertainTime {
+            interval: TimeInterval::new(wall.saturating_sub(error), wall.saturating_add(error)),
+            status,
+        }
+    }
+
+    /// Whether instant `t` (ns since the epoch) has certainly passed: `earliest > t`.
+    ///
+    /// ```
+    /// use quorate_clocks::{ManualClock, UncertainClock};
+    /// let m = ManualClock::new(1_000);
+    /// let clock = UncertainClock::new(m.clone(), m, 0);
+    /// clock.sync(10);
+    /// assert!(clock.after(989) && !clock.after(990));
+    /// ```
+    pub fn after(&self, t: u64) -> bool {
+        self.now().interval.earliest > t
+    }
+
+    /// Whether instant `t` has certainly not arrived yet: `latest < t`.
+    ///
+    /// ```
+    /// use quorate_clocks::{ManualClock, UncertainClock};
+    /// let m = ManualClock::new(1_000);
+    /// let clock = UncertainClock::new(m.clone(), m, 0);
+    /// clock.sync(10);
+    /// assert!(clock.before(1_011) && !clock.before(1_010));
+    /// ```
+    pub fn before(&self, t: u64) -> bool {
+        self.now().interval.latest < t
+    }
+
+    /// Commit-wait: blocks (with `std::thread::sleep`) until `t` has certainly passed, and
+    /// returns how long it waited.
+    ///
+    /// Spanner's rule: a transaction stamped `t` must not become visible before `t` is in the
+    /// past everywhere, so the writer waits until `after(t)`.
+    ///
+    /// ```
+    /// use quorate_clocks::{SystemClock, UncertainClock, WallClock};
+    /// let clock = UncertainClock::new(SystemClock, SystemClock, 0);
+    /// clock.sync(100_000); // 100 µs
+    /// let t = SystemClock.now_unix_nanos();
+    /// clock.commit_wait(t)?;
+    /// assert!(clock.after(t));
+    /// # Ok::<(), quorate_clocks::CommitWaitError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CommitWaitError::Unsynchronized`] when the clock was never synchronised (the wait
+    /// would be unbounded).
+    pub fn commit_wait(&self, t: u64) -> Result<Duration, CommitWaitError> {
+        self.commit_wait_with(t, std::thread::sleep)
+    }
+
+    /// [`commit_wait`](Self::commit_wait) with an injected sleep function (for simulations,
+    /// where sleeping means advancing a [`ManualClock`](crate::ManualClock)).
+    ///
+    /// ```
+    /// use quorate_clocks::{ManualClock, UncertainClock};
+    /// let m = ManualClock::new(1_000_000);
+    /// let clock = UncertainClock::new(m.clone(), m.clone(), 0);
+    /// clock.sync(500);
+    /// let waited = clock.commit_wait_with(1_000_000, |d| m.advance(d))?;
+    /// assert_eq!(waited.as_nanos(), 501);
+    /// # Ok::<(), quorate_clocks::CommitWaitError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CommitWaitError::Unsynchronized`] when the clock was never synchronised.
+    pub fn commit_wait_with(
+        &self,
+        t: u64,
+        mut sleep: impl FnMut(Duration),
+    ) -> Result<Duration, CommitWaitError> {
+        let start = self.mono.now_nanos();
+        loop {
+            let r = self.now();
+            if r.status == ClockStatus::Unknown {
+                return Err(CommitWaitError::Unsynchronized);
+            }
+            if r.interval.earliest > t {
+                return Ok(Duration::from_nanos(
+                    self.mono.now_nanos().saturating_sub(start),
+                ));
+            }
+            sleep(Duration::from_nanos(t - r.interval.earliest + 1));
+        }
+    }
+}
+
+/// Why [`UncertainClock::commit_wait`] could not wait.
+///
+/// ```
+/// use quorate_clocks::{CommitWaitError, SystemClock, UncertainClock};
+/// let clock = UncertainClock::new(SystemClock, SystemClock, 0);
+/// assert_eq!(clock.commit_wait(0), Err(CommitWaitError::Unsynchronized));
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommitWaitError {
+    /// The clock has never been synchronised, so no instant is certainly past.
+    #[error("clock never synchronised")]
+    Unsynchronized,
+}
