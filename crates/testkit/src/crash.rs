@@ -1,22 +1,5 @@
-//! Crash tests: run a scenario in a child process that aborts at a named point.
-//!
-//! # Protocol
-//!
-//! The parent re-executes its own test binary ([`std::env::current_exe`]) with the test's name as
-//! the filter (`<name> --exact --nocapture --include-ignored --test-threads=1`) and three
-//! environment variables: `QUORATE_CRASH_DIR` (a fresh directory holding the report file and the
-//! child's output), `QUORATE_CRASH_TEST` (the test name) and `QUORATE_CRASH_AT` (`<hit> <point>`,
-//! or empty for a run that never crashes). Arguments given with [`CrashTest::arg`] travel as
-//! `QUORATE_CRASH_ARGK_<i>` / `QUORATE_CRASH_ARGV_<i>`. If this process already runs a throwaway
-//! PostgreSQL server, the child gets it as `QUORATE_PG_URL`, so it never starts its own.
-//!
-//! In the child, the same test function runs from the top until it reaches the harness call,
-//! which sees the variables, arms [`crash_point`], runs the scenario and exits the process, so
-//! the rest of the test body runs only in the parent. The child appends one line per event to
-//! the report file with unbuffered writes (`started`, each [`crash_note`], then `crash <hit>
-//! <point>` right before `abort`, or the hit counts followed by `done` or `panic <message>`);
-//! a write that reached the kernel survives the abort. The parent combines the file with the exit
-//! status into a [`CrashReport`].
+//! Crash tests: run a scenario in a child process that aborts at a named point. The protocol
+//! between parent and child is described in the crate docs.
 
 use std::cell::Cell;
 use std::ffi::{OsStr, OsString};

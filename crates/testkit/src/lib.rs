@@ -68,31 +68,61 @@
 //!
 //! # PostgreSQL
 //!
-//! [`PgDatabase::create`] connects to `QUORATE_PG_URL` when it is set. Otherwise it starts one
-//! throwaway cluster per test process, lazily, on first use (concurrent first uses start exactly
-//! one): the server binaries are found in `QUORATE_PG_BINDIR`, then `PATH`, then the highest
-//! `/usr/lib/postgresql/<version>/bin` holding both `initdb` and `pg_ctl`; the cluster lives in
-//! a fresh temporary directory (under `/tmp` when running as root), listens only on a Unix
-//! socket inside it (`listen_addresses = ''`), trusts local connections as `postgres`, and runs
-//! with `fsync = off`. When the process is root, the directory is given to the `postgres` system
-//! user and the server runs as that user.
+//! [`PgDatabase::create`] connects to `QUORATE_PG_URL` when it is set (a URL or a libpq
+//! key-value string; the role must be allowed to `CREATE DATABASE`). Otherwise the first call in
+//! a process starts one throwaway cluster that every test in the process shares (a mutex makes
+//! concurrent first calls start exactly one):
 //!
-//! The server is stopped and its directory deleted when the process exits: synchronously by an
-//! `atexit` handler on a normal exit (so nothing is left when `cargo test` returns), and by a
-//! watchdog process when the test process dies abnormally (killed, aborted, Ctrl-C).
+//! - the server binaries come from `QUORATE_PG_BINDIR`, then the first `PATH` entry holding
+//!   `initdb`, `pg_ctl` and `postgres`, then the highest `/usr/lib/postgresql/<version>/bin`;
+//! - `initdb` writes a cluster into a fresh temporary directory (under `/tmp` when running as
+//!   root, so the server's user can reach it), with trust authentication for the `postgres` role;
+//! - the server listens only on a Unix socket inside that directory (`listen_addresses = ''`),
+//!   with `fsync`, `full_page_writes` and `synchronous_commit` off;
+//! - when the process is root, the directory is handed to the `postgres` system user and
+//!   `initdb`, `postgres` and `pg_ctl` run as that user (via `CommandExt::uid`/`gid`, which also
+//!   drops supplementary groups), because PostgreSQL refuses to run as root;
+//! - `postgres -D` runs as a child of the test process (not daemonized by `pg_ctl start`), so
+//!   the test process reaps it and no zombie is left for PID 1.
 //!
-//! Each [`PgDatabase`] is a new database, dropped with the handle. When no server can be had,
-//! [`PgDatabase::for_test`] fails the test if `CI` (or `QUORATE_PG_REQUIRED`) is set, and
-//! otherwise skips it, printing `skipped <test>: <reason>` to stderr.
+//! Rust never drops statics, so two mechanisms stop the server and delete its directory:
+//!
+//! 1. **`atexit`**: a handler registered with `libc::atexit` runs on a normal exit (the test
+//!    harness returning from `main`, or calling `exit` after failures). It finishes before the
+//!    process is gone, so no `postgres` process outlives `cargo test`.
+//! 2. **A watchdog**: a small `sh` process, in its own process group, blocks reading a pipe whose
+//!    only writer is the test process. When the test process dies in any way (`SIGKILL`,
+//!    `abort`, Ctrl-C: cases where `atexit` does not run), the pipe closes and the watchdog runs
+//!    `pg_ctl stop -m immediate` and removes the directory. The `atexit` handler takes the same
+//!    path: it closes the pipe, waits for the watchdog and reaps the postmaster.
+//!
+//! Each [`PgDatabase`] is a fresh `CREATE DATABASE test_<test>_<pid>_<n>_<salt>`, dropped
+//! (`WITH (FORCE)`) with the handle. When no server can be had, [`PgDatabase::for_test`] and
+//! [`pg_test_db!`] fail the test if `CI` (or `QUORATE_PG_REQUIRED`) is set to anything but empty,
+//! `0` or `false`; otherwise they skip it, printing `skipped <test>: <reason>` to the real stderr
+//! (visible through the test harness's output capture). A failed start is remembered: the other
+//! tests of the process fail or skip at once with the same reason.
 //!
 //! # Crash tests
 //!
-//! [`CrashTest`] re-executes the current test binary, filtered to the current test, with the
-//! crash point armed through environment variables; the child runs the test from the top until
-//! the harness call, runs the scenario, and aborts at the armed [`crash_point`] hit. The parent
-//! gets a [`CrashReport`]: completed, crashed at a point, panicked (with the message), exited
-//! with a code, killed by another signal or timed out, plus the child's notes and output. Then it
-//! reopens the store and checks. See the [`crash` protocol](CrashTest) for details.
+//! A [`CrashTest`] re-executes the current test binary ([`std::env::current_exe`]) with the
+//! test's name as the filter (`<name> --exact --nocapture --include-ignored --test-threads=1`)
+//! and environment variables telling the child where to report, which test it runs and which
+//! crash point to arm (`QUORATE_CRASH_DIR`, `QUORATE_CRASH_TEST`, `QUORATE_CRASH_AT`); values
+//! given with [`CrashTest::arg`] travel as `QUORATE_CRASH_ARGK_<i>`/`QUORATE_CRASH_ARGV_<i>`. If
+//! the parent runs a throwaway PostgreSQL server, the child gets it as `QUORATE_PG_URL` and never
+//! starts its own.
+//!
+//! In the child the test function runs from the top until the harness call, which arms
+//! [`crash_point`] (only calls made while the scenario runs count), runs the scenario and exits
+//! the process, so the rest of the test body runs only in the parent. The child appends one line
+//! per event to a report file with unbuffered writes: `started`, each [`crash_note`], then
+//! either `crash <hit> <point>` right before `abort`, or the hit counts followed by `done` or
+//! `panic <message>`. A write that reached the kernel survives the abort. The parent combines the
+//! file with the exit status into a [`CrashReport`] ([`ChildOutcome`]: completed, crashed at a
+//! point, panicked with its message, exited with a code, killed by another signal, timed out),
+//! then reopens the store and checks. [`CrashTest::every_crash_point`] does a dry run to discover
+//! every point and its hit count, then kills a child at each `(point, hit)`.
 //!
 //! # Features
 //!
@@ -106,7 +136,8 @@
 //! - A crash point aborts the process (no unwinding, no destructors, no user-space buffers
 //!   flushed): writes that reached the kernel survive, as after a process crash. Power loss is
 //!   not simulated.
-//! - A test makes at most one crash-harness call (the child re-runs the test from the top).
+//! - A test makes at most one crash-harness call (the child re-runs the test from the top); the
+//!   test must run under libtest (`harness = true`, the default).
 //! - `crash_point` counts hits across all threads of the child.
 
 #![deny(unsafe_code)]

@@ -1,32 +1,5 @@
 //! A PostgreSQL server for tests: `QUORATE_PG_URL`, or a throwaway cluster started on demand.
-//!
-//! # How the throwaway server lives and dies
-//!
-//! The first [`PgDatabase::create`] in a process starts one server that every test in the
-//! process shares (a mutex makes concurrent first calls start exactly one). It runs `initdb`
-//! into a fresh temporary directory, appends a configuration that listens on a Unix socket inside
-//! that directory only (`listen_addresses = ''`, trust authentication, `fsync = off`), and starts
-//! `postgres -D` as a child of the test process (so the test process reaps it; `pg_ctl start`
-//! would orphan it), polling until it accepts connections. When the process is root, the directory is handed to the
-//! `postgres` system user and `initdb`, `postgres` and `pg_ctl` run as that user (set with
-//! [`std::os::unix::process::CommandExt::uid`] / `gid`, which also drops supplementary groups),
-//! because PostgreSQL refuses to run as root.
-//!
-//! Rust never drops statics, so two mechanisms stop the server:
-//!
-//! 1. **`atexit`**: a handler registered with `libc::atexit` runs when the process exits
-//!    normally (the test harness returning from `main` or calling `exit` after failures). It
-//!    stops the server and deletes the directory *before* the process is gone, so no
-//!    `postgres` process outlives `cargo test`.
-//! 2. **A watchdog**: a small `sh` process, in its own process group, blocks reading a pipe whose
-//!    only writer is the test process. When the test process dies in any way (including
-//!    `SIGKILL`, `abort` or Ctrl-C, where `atexit` does not run), the pipe closes, and the
-//!    watchdog runs `pg_ctl stop -m immediate` and removes the directory. The `atexit` handler
-//!    uses the same path: it closes the pipe, waits for the watchdog to finish and reaps the
-//!    postmaster.
-//!
-//! Each [`PgDatabase`] is a fresh `CREATE DATABASE test_<name>_<pid>_<n>_<salt>`, dropped
-//! again (`DROP DATABASE ... WITH (FORCE)`) when the handle is dropped.
+//! The lifecycle (lazy start, `atexit` plus watchdog shutdown) is described in the crate docs.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs::{File, OpenOptions};
@@ -204,7 +177,7 @@ impl PgDatabase {
     /// Creates a fresh database, starting the shared server first if needed.
     ///
     /// Uses `QUORATE_PG_URL` when it is set, otherwise a throwaway cluster (see the
-    /// [module docs](crate#postgresql)). The outcome of starting the server is remembered: after
+    /// [crate docs](crate#postgresql)). The outcome of starting the server is remembered: after
     /// one failure, later calls fail fast with the same error.
     ///
     /// # Errors
