@@ -1,17 +1,21 @@
 //! Intersection, fault tolerance, availability and membership-change analysis.
 
 use quorate_quorum::{
-    AnalysisError, Grid, GridRule, Hierarchical, JointConfig, MembershipCheck, MembershipError, NodeSet,
-    QuorumSystem, Threshold, Weighted, availability, availability_sampled, check_intersection, check_joint_change,
-    check_single_server_change, fault_tolerance,
+    AnalysisError, Grid, GridRule, Hierarchical, JointConfig, MembershipCheck, MembershipError,
+    NodeSet, QuorumSystem, Threshold, Weighted, availability, availability_sampled,
+    check_intersection, check_joint_change, check_single_server_change, fault_tolerance,
 };
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
 #[test]
 fn threshold_intersection_closed_form_at_any_size() -> R {
-    assert_eq!(check_intersection(&Threshold::new(64, 33)?, &Threshold::new(64, 32)?)?, None);
-    let w = check_intersection(&Threshold::new(64, 32)?, &Threshold::new(64, 32)?)?.ok_or("must be disjoint")?;
+    assert_eq!(
+        check_intersection(&Threshold::new(64, 33)?, &Threshold::new(64, 32)?)?,
+        None
+    );
+    let w = check_intersection(&Threshold::new(64, 32)?, &Threshold::new(64, 32)?)?
+        .ok_or("must be disjoint")?;
     assert_eq!((w.first.len(), w.second.len()), (32, 32));
     assert!(w.first.intersection(w.second).is_empty());
     Ok(())
@@ -57,14 +61,23 @@ fn exact_analysis_limit_is_a_typed_error() -> R {
         check_intersection(&big, &big),
         Err(AnalysisError::TooManyNodes { nodes: 25, max: 24 })
     );
-    assert!(matches!(fault_tolerance(&big), Err(AnalysisError::TooManyNodes { .. })));
-    assert!(matches!(availability(&big, &[0.1; 25]), Err(AnalysisError::TooManyNodes { .. })));
+    assert!(matches!(
+        fault_tolerance(&big),
+        Err(AnalysisError::TooManyNodes { .. })
+    ));
+    assert!(matches!(
+        availability(&big, &[0.1; 25]),
+        Err(AnalysisError::TooManyNodes { .. })
+    ));
     Ok(())
 }
 
 #[test]
 fn fault_tolerance_of_common_systems() -> R {
-    assert_eq!(fault_tolerance(&Threshold::majority(5)?)?.tolerated, Some(2));
+    assert_eq!(
+        fault_tolerance(&Threshold::majority(5)?)?.tolerated,
+        Some(2)
+    );
     assert_eq!(fault_tolerance(&Threshold::new(5, 5)?)?.tolerated, Some(0));
     let g = fault_tolerance(&Grid::new(3, 3, GridRule::OnePerRow)?)?;
     assert_eq!(g.tolerated, Some(2)); // losing a whole row (3 nodes) blocks
@@ -81,7 +94,17 @@ fn brute_availability<Q: QuorumSystem>(q: &Q, fail: &[f64]) -> f64 {
     let n = q.node_count();
     (0u64..1 << n)
         .filter(|&b| q.is_quorum(NodeSet::from_bits(b)))
-        .map(|b| (0..n).map(|i| if b >> i & 1 == 1 { 1.0 - fail[i] } else { fail[i] }).product::<f64>())
+        .map(|b| {
+            (0..n)
+                .map(|i| {
+                    if b >> i & 1 == 1 {
+                        1.0 - fail[i]
+                    } else {
+                        fail[i]
+                    }
+                })
+                .product::<f64>()
+        })
         .sum()
 }
 
@@ -102,10 +125,25 @@ fn availability_closed_form_matches_enumeration() -> R {
 #[test]
 fn availability_rejects_bad_probabilities() -> R {
     let t = Threshold::new(3, 2)?;
-    assert_eq!(availability(&t, &[0.1, 0.1]), Err(AnalysisError::WrongLength { expected: 3, got: 2 }));
-    assert!(matches!(availability(&t, &[0.1, -0.1, 0.1]), Err(AnalysisError::InvalidProbability { index: 1, .. })));
-    assert!(matches!(availability(&t, &[0.1, 0.1, f64::NAN]), Err(AnalysisError::InvalidProbability { index: 2, .. })));
-    assert!(matches!(availability_sampled(&t, &[0.1; 3], 0, 1), Err(AnalysisError::NoTrials)));
+    assert_eq!(
+        availability(&t, &[0.1, 0.1]),
+        Err(AnalysisError::WrongLength {
+            expected: 3,
+            got: 2
+        })
+    );
+    assert!(matches!(
+        availability(&t, &[0.1, -0.1, 0.1]),
+        Err(AnalysisError::InvalidProbability { index: 1, .. })
+    ));
+    assert!(matches!(
+        availability(&t, &[0.1, 0.1, f64::NAN]),
+        Err(AnalysisError::InvalidProbability { index: 2, .. })
+    ));
+    assert!(matches!(
+        availability_sampled(&t, &[0.1; 3], 0, 1),
+        Err(AnalysisError::NoTrials)
+    ));
     Ok(())
 }
 
@@ -117,22 +155,39 @@ fn sampling_is_seeded_and_within_its_bound() -> R {
     let e1 = availability_sampled(&g, &fail, 50_000, 9)?;
     let e2 = availability_sampled(&g, &fail, 50_000, 9)?;
     assert_eq!(e1, e2, "deterministic per seed");
-    assert!((e1.value - exact).abs() <= e1.bound, "{} vs {exact} (bound {})", e1.value, e1.bound);
+    assert!(
+        (e1.value - exact).abs() <= e1.bound,
+        "{} vs {exact} (bound {})",
+        e1.value,
+        e1.bound
+    );
     assert!(e1.std_error < e1.bound);
     Ok(())
 }
 
 #[test]
 fn single_server_changes() -> R {
-    assert_eq!(check_single_server_change(&[1, 2, 3], &[1, 2, 3, 4])?, MembershipCheck::Safe);
-    assert_eq!(check_single_server_change(&[1, 2, 3, 4], &[1, 2, 3])?, MembershipCheck::Safe);
+    assert_eq!(
+        check_single_server_change(&[1, 2, 3], &[1, 2, 3, 4])?,
+        MembershipCheck::Safe
+    );
+    assert_eq!(
+        check_single_server_change(&[1, 2, 3, 4], &[1, 2, 3])?,
+        MembershipCheck::Safe
+    );
     // Replacing a server is two changes at once: {1, 3} and {2, 4} are disjoint majorities.
     assert_eq!(
         check_single_server_change(&[1, 2, 3], &[1, 2, 4])?,
-        MembershipCheck::Unsafe { before: vec![1, 3], after: vec![2, 4] }
+        MembershipCheck::Unsafe {
+            before: vec![1, 3],
+            after: vec![2, 4]
+        }
     );
     // Going from 2 to 4 at once happens to be safe (any 3 of 4 meet {1, 2}) ...
-    assert_eq!(check_single_server_change(&[1, 2], &[1, 2, 3, 4])?, MembershipCheck::Safe);
+    assert_eq!(
+        check_single_server_change(&[1, 2], &[1, 2, 3, 4])?,
+        MembershipCheck::Safe
+    );
     // ... but adding two servers to three is not.
     match check_single_server_change(&[1, 2, 3], &[1, 2, 3, 4, 5])? {
         MembershipCheck::Unsafe { before, after } => {
@@ -142,8 +197,14 @@ fn single_server_changes() -> R {
         }
         MembershipCheck::Safe => return Err("two-server change from 3 to 5 must be unsafe".into()),
     }
-    assert_eq!(check_single_server_change(&[], &[1]), Err(MembershipError::EmptyConfiguration));
-    assert!(matches!(check_single_server_change(&[1, 1], &[1]), Err(MembershipError::Config(_))));
+    assert_eq!(
+        check_single_server_change(&[], &[1]),
+        Err(MembershipError::EmptyConfiguration)
+    );
+    assert!(matches!(
+        check_single_server_change(&[1, 1], &[1]),
+        Err(MembershipError::Config(_))
+    ));
     Ok(())
 }
 
@@ -154,6 +215,9 @@ fn joint_changes_are_safe_where_direct_ones_are_not() -> R {
     assert!(matches!(r.direct, MembershipCheck::Unsafe { .. }));
     let r = check_joint_change(&[1, 2, 3, 4, 5], &[5, 6, 7])?;
     assert!(r.is_safe());
-    assert_eq!(check_joint_change(&[1], &[]), Err(MembershipError::EmptyConfiguration));
+    assert_eq!(
+        check_joint_change(&[1], &[]),
+        Err(MembershipError::EmptyConfiguration)
+    );
     Ok(())
 }

@@ -1,13 +1,26 @@
 //! Cassandra consistency levels: blockFor / blockForWrite and satisfaction.
 
 use quorate_quorum::{
-    ConsistencyError, ConsistencyLevel as CL, Datacenter, Operation::Read, Operation::Write, Replication, Requirement,
+    ConsistencyError, ConsistencyLevel as CL, Datacenter, Operation::Read, Operation::Write,
+    Replication, Requirement,
 };
 
 type R = Result<(), ConsistencyError>;
 
 fn two_dcs() -> Result<Replication, ConsistencyError> {
-    Replication::with_pending(vec![Datacenter { replicas: 3, pending: 1 }, Datacenter { replicas: 2, pending: 2 }], 0)
+    Replication::with_pending(
+        vec![
+            Datacenter {
+                replicas: 3,
+                pending: 1,
+            },
+            Datacenter {
+                replicas: 2,
+                pending: 2,
+            },
+        ],
+        0,
+    )
 }
 
 #[test]
@@ -20,10 +33,16 @@ fn block_for_reads() -> R {
     assert_eq!(r.required(CL::All, Read)?, Requirement::Total(5));
     assert_eq!(r.required(CL::LocalOne, Read)?, Requirement::Local(1));
     assert_eq!(r.required(CL::LocalQuorum, Read)?, Requirement::Local(2));
-    assert_eq!(r.required(CL::EachQuorum, Read)?, Requirement::EachDatacenter);
+    assert_eq!(
+        r.required(CL::EachQuorum, Read)?,
+        Requirement::EachDatacenter
+    );
     assert_eq!(r.required_in(CL::EachQuorum, Read, 0), 2);
     assert_eq!(r.required_in(CL::EachQuorum, Read, 1), 2);
-    assert_eq!(r.required(CL::Any, Read), Err(ConsistencyError::AnyIsWriteOnly));
+    assert_eq!(
+        r.required(CL::Any, Read),
+        Err(ConsistencyError::AnyIsWriteOnly)
+    );
     Ok(())
 }
 
@@ -60,7 +79,13 @@ fn satisfaction() -> R {
     // Hints satisfy ANY only.
     assert!(r.is_satisfied(CL::Any, Write, &[0, 0], 1)?);
     assert!(!r.is_satisfied(CL::One, Write, &[0, 0], 1)?);
-    assert_eq!(r.is_satisfied(CL::One, Write, &[1], 0), Err(ConsistencyError::WrongLength { expected: 2, got: 1 }));
+    assert_eq!(
+        r.is_satisfied(CL::One, Write, &[1], 0),
+        Err(ConsistencyError::WrongLength {
+            expected: 2,
+            got: 1
+        })
+    );
     Ok(())
 }
 
@@ -74,10 +99,22 @@ fn levels_above_replication_factor_are_never_satisfied() -> R {
 
 #[test]
 fn construction_errors() {
-    assert_eq!(Replication::new(&[], 0), Err(ConsistencyError::NoDatacenters));
-    assert_eq!(Replication::new(&[3], 2), Err(ConsistencyError::UnknownLocalDatacenter { index: 2 }));
     assert_eq!(
-        Replication::with_pending(vec![Datacenter { replicas: u32::MAX, pending: 1 }], 0),
+        Replication::new(&[], 0),
+        Err(ConsistencyError::NoDatacenters)
+    );
+    assert_eq!(
+        Replication::new(&[3], 2),
+        Err(ConsistencyError::UnknownLocalDatacenter { index: 2 })
+    );
+    assert_eq!(
+        Replication::with_pending(
+            vec![Datacenter {
+                replicas: u32::MAX,
+                pending: 1
+            }],
+            0
+        ),
         Err(ConsistencyError::Overflow)
     );
 }

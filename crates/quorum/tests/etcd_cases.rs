@@ -11,13 +11,22 @@
 use quorate_quorum::{JointConfig, MajorityConfig, VoteResult, Votes};
 
 fn ids(s: &str) -> Vec<u64> {
-    s.split(',').filter(|x| !x.is_empty()).map(|x| x.trim().parse().expect("test id")).collect()
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| x.trim().parse().expect("test id"))
+        .collect()
 }
 
 fn idxs(s: &str) -> Vec<u64> {
     s.split(',')
         .filter(|x| !x.is_empty())
-        .map(|x| if x.trim() == "_" { 0 } else { x.trim().parse().expect("test idx") })
+        .map(|x| {
+            if x.trim() == "_" {
+                0
+            } else {
+                x.trim().parse().expect("test idx")
+            }
+        })
         .collect()
 }
 
@@ -121,11 +130,18 @@ fn committed_index_matches_etcd_cases() {
     for &(cfg, cfgj, idx, want) in COMMIT {
         let acked = idxs(idx);
         let c = build(cfg, cfgj);
-        assert_eq!(c.len(), acked.len(), "case {cfg} {cfgj:?}: one idx per voter");
+        assert_eq!(
+            c.len(),
+            acked.len(),
+            "case {cfg} {cfgj:?}: one idx per voter"
+        );
         let got = c.committed_index(&acked);
         assert_eq!(got, want, "cfg=({cfg}) cfgj={cfgj:?} idx=({idx})");
         // Same answer through the general trait.
-        assert_eq!(quorate_quorum::QuorumSystem::committed_index(&c, &acked), want);
+        assert_eq!(
+            quorate_quorum::QuorumSystem::committed_index(&c, &acked),
+            want
+        );
         // Interchanging the halves changes nothing.
         if cfgj.is_some() {
             let swapped = c.swapped().expect("swap");
@@ -134,17 +150,29 @@ fn committed_index_matches_etcd_cases() {
                 .iter()
                 .map(|id| c.slot_of(*id).map_or(0, |s| acked[s]))
                 .collect();
-            assert_eq!(swapped.committed_index(&remapped), want, "symmetry of {cfg} {cfgj:?}");
+            assert_eq!(
+                swapped.committed_index(&remapped),
+                want,
+                "symmetry of {cfg} {cfgj:?}"
+            );
         }
         if cfgj.is_none() {
             let m = MajorityConfig::new(ids(cfg)).expect("valid");
             let voters: Vec<usize> = (0..m.len()).collect();
             assert_eq!(m.committed_index(&acked), want);
             assert_eq!(slow_majority(&acked, &voters), want, "reference");
-            let zero_joint = JointConfig::builder().incoming(ids(cfg)).outgoing([]).build().expect("valid");
+            let zero_joint = JointConfig::builder()
+                .incoming(ids(cfg))
+                .outgoing([])
+                .build()
+                .expect("valid");
             assert_eq!(zero_joint.committed_index(&acked), want, "joint with empty");
             let self_joint = JointConfig::new(ids(cfg), ids(cfg)).expect("valid");
-            assert_eq!(self_joint.committed_index(&acked), want, "joint with itself");
+            assert_eq!(
+                self_joint.committed_index(&acked),
+                want,
+                "joint with itself"
+            );
             // Lowering an ack that is already below the result changes nothing.
             for s in 0..acked.len() {
                 if acked[s] > 0 && acked[s] < want {
@@ -248,8 +276,16 @@ fn vote_result_matches_etcd_cases() {
     for &(cfg, cfgj, vs, want) in VOTE {
         let c = build(cfg, cfgj);
         let v = votes(vs);
-        assert_eq!(c.vote_result(&v), want, "cfg=({cfg}) cfgj={cfgj:?} votes=({vs})");
-        assert_eq!(quorate_quorum::QuorumSystem::vote_result(&c, &v), want, "generic {cfg} {cfgj:?} {vs}");
+        assert_eq!(
+            c.vote_result(&v),
+            want,
+            "cfg=({cfg}) cfgj={cfgj:?} votes=({vs})"
+        );
+        assert_eq!(
+            quorate_quorum::QuorumSystem::vote_result(&c, &v),
+            want,
+            "generic {cfg} {cfgj:?} {vs}"
+        );
         if cfgj.is_some() {
             let swapped = c.swapped().expect("swap");
             let mut sv = Votes::new();
@@ -262,7 +298,11 @@ fn vote_result_matches_etcd_cases() {
                     }
                 }
             }
-            assert_eq!(swapped.vote_result(&sv), want, "symmetry {cfg} {cfgj:?} {vs}");
+            assert_eq!(
+                swapped.vote_result(&sv),
+                want,
+                "symmetry {cfg} {cfgj:?} {vs}"
+            );
         } else {
             let m = MajorityConfig::new(ids(cfg)).expect("valid");
             assert_eq!(m.vote_result(&v), want);
@@ -278,14 +318,62 @@ const GROUP: &[(&str, Option<&str>, &str, &str, u64)] = &[
     ("1,2,3", Some(""), "100,101,99", "_,1,1", 99),
     ("1,2,3", Some(""), "100,101,99", "_,1,2", 99),
     ("1,2,3,4,5", Some(""), "100,101,99,102,98", "_,_,_,_,1", 98),
-    ("1,2,3,4", Some("3,4,5,6"), "101,99,100,102,103,1", "1,_,1,1,_,2", 1),
-    ("1,2,3", Some("4,5,6"), "99,100,101,99,100,101", "1,1,2,1,2,1", 100),
-    ("1,2,3", Some("4,5,6"), "99,100,101,99,100,101", "1,1,2,1,1,_", 99),
-    ("1,2,3,4,5", Some(""), "99,100,101,102,103", "1,1,1,1,2", 101),
-    ("1,2,3,4,5", Some("2,3,4,5,6"), "1,100,101,102,103,2", "1,_,1,1,1,1", 1),
-    ("1,2,3,4,5", Some("2,3,4,5,6"), "3,100,101,102,103,2", "_,1,1,1,1,1", 3),
-    ("1,2,3,4,5", Some("2,3,4,5,6"), "3,100,101,102,103,2", "_,1,1,1,3,1", 101),
-    ("1,2,3,4,5", Some("2,3,4,5,6"), "3,100,101,102,103,2", "_,1,1,1,1,3", 2),
+    (
+        "1,2,3,4",
+        Some("3,4,5,6"),
+        "101,99,100,102,103,1",
+        "1,_,1,1,_,2",
+        1,
+    ),
+    (
+        "1,2,3",
+        Some("4,5,6"),
+        "99,100,101,99,100,101",
+        "1,1,2,1,2,1",
+        100,
+    ),
+    (
+        "1,2,3",
+        Some("4,5,6"),
+        "99,100,101,99,100,101",
+        "1,1,2,1,1,_",
+        99,
+    ),
+    (
+        "1,2,3,4,5",
+        Some(""),
+        "99,100,101,102,103",
+        "1,1,1,1,2",
+        101,
+    ),
+    (
+        "1,2,3,4,5",
+        Some("2,3,4,5,6"),
+        "1,100,101,102,103,2",
+        "1,_,1,1,1,1",
+        1,
+    ),
+    (
+        "1,2,3,4,5",
+        Some("2,3,4,5,6"),
+        "3,100,101,102,103,2",
+        "_,1,1,1,1,1",
+        3,
+    ),
+    (
+        "1,2,3,4,5",
+        Some("2,3,4,5,6"),
+        "3,100,101,102,103,2",
+        "_,1,1,1,3,1",
+        101,
+    ),
+    (
+        "1,2,3,4,5",
+        Some("2,3,4,5,6"),
+        "3,100,101,102,103,2",
+        "_,1,1,1,1,3",
+        2,
+    ),
 ];
 
 #[test]
@@ -295,7 +383,10 @@ fn group_commit_matches_raft_rs_cases() {
         let acked = idxs(idx);
         let groups = idxs(gid);
         let got = c.committed_index_grouped(&acked, &groups);
-        assert_eq!(got.index, want, "cfg=({cfg}) cfgj={cfgj:?} idx=({idx}) gid=({gid})");
+        assert_eq!(
+            got.index, want,
+            "cfg=({cfg}) cfgj={cfgj:?} idx=({idx}) gid=({gid})"
+        );
     }
 }
 

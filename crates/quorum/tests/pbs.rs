@@ -19,7 +19,10 @@ fn k_staleness_matches_binomial_formula() -> R {
         let miss = binom((n - w) as u64, r as u64) / binom(n as u64, r as u64);
         for k in 1..4u32 {
             let want = 1.0 - miss.powi(k as i32);
-            assert!((k_staleness(n, r, w, k)? - want).abs() < 1e-12, "n={n} r={r} w={w} k={k}");
+            assert!(
+                (k_staleness(n, r, w, k)? - want).abs() < 1e-12,
+                "n={n} r={r} w={w} k={k}"
+            );
         }
     }
     // Strict quorums are never stale; staleness shrinks as k grows.
@@ -30,9 +33,18 @@ fn k_staleness_matches_binomial_formula() -> R {
 
 #[test]
 fn k_staleness_rejects_bad_input() {
-    assert_eq!(k_staleness(3, 0, 1, 1), Err(PbsError::InvalidQuorum { n: 3, r: 0, w: 1 }));
-    assert_eq!(k_staleness(3, 1, 4, 1), Err(PbsError::InvalidQuorum { n: 3, r: 1, w: 4 }));
-    assert_eq!(k_staleness(0, 1, 1, 1), Err(PbsError::InvalidQuorum { n: 0, r: 1, w: 1 }));
+    assert_eq!(
+        k_staleness(3, 0, 1, 1),
+        Err(PbsError::InvalidQuorum { n: 3, r: 0, w: 1 })
+    );
+    assert_eq!(
+        k_staleness(3, 1, 4, 1),
+        Err(PbsError::InvalidQuorum { n: 3, r: 1, w: 4 })
+    );
+    assert_eq!(
+        k_staleness(0, 1, 1, 1),
+        Err(PbsError::InvalidQuorum { n: 0, r: 1, w: 1 })
+    );
     assert_eq!(k_staleness(3, 1, 1, 0), Err(PbsError::ZeroK));
 }
 

@@ -2,8 +2,9 @@
 //! and construction errors.
 
 use quorate_quorum::{
-    ConfigError, EmptyConfig, FlexiblePaxos, Grid, GridRule, Hierarchical, Joint, JointConfig, MajorityConfig,
-    NodeSet, QuorumSystem, ReadWriteQuorums, Threshold, VoteResult, Votes, Weighted,
+    ConfigError, EmptyConfig, FlexiblePaxos, Grid, GridRule, Hierarchical, Joint, JointConfig,
+    MajorityConfig, NodeSet, QuorumSystem, ReadWriteQuorums, Threshold, VoteResult, Votes,
+    Weighted,
 };
 
 fn set(slots: &[usize]) -> NodeSet {
@@ -31,31 +32,86 @@ fn threshold_predicate_commit_and_votes() -> Result<(), ConfigError> {
 #[test]
 fn constructors_reject_bad_input() {
     assert_eq!(Threshold::new(0, 1), Err(ConfigError::NoNodes));
-    assert_eq!(Threshold::new(65, 1), Err(ConfigError::TooManyNodes { count: 65, max: 64 }));
-    assert_eq!(Threshold::new(3, 0), Err(ConfigError::InvalidQuorumSize { size: 0, nodes: 3 }));
-    assert_eq!(ReadWriteQuorums::new(3, 4, 2), Err(ConfigError::InvalidQuorumSize { size: 4, nodes: 3 }));
-    assert_eq!(ReadWriteQuorums::new(3, 2, 4), Err(ConfigError::InvalidQuorumSize { size: 4, nodes: 3 }));
-    assert_eq!(Weighted::new(vec![u64::MAX, 1], 5), Err(ConfigError::WeightOverflow));
-    assert_eq!(Weighted::majority(vec![u64::MAX, u64::MAX]), Err(ConfigError::WeightOverflow));
+    assert_eq!(
+        Threshold::new(65, 1),
+        Err(ConfigError::TooManyNodes { count: 65, max: 64 })
+    );
+    assert_eq!(
+        Threshold::new(3, 0),
+        Err(ConfigError::InvalidQuorumSize { size: 0, nodes: 3 })
+    );
+    assert_eq!(
+        ReadWriteQuorums::new(3, 4, 2),
+        Err(ConfigError::InvalidQuorumSize { size: 4, nodes: 3 })
+    );
+    assert_eq!(
+        ReadWriteQuorums::new(3, 2, 4),
+        Err(ConfigError::InvalidQuorumSize { size: 4, nodes: 3 })
+    );
+    assert_eq!(
+        Weighted::new(vec![u64::MAX, 1], 5),
+        Err(ConfigError::WeightOverflow)
+    );
+    assert_eq!(
+        Weighted::majority(vec![u64::MAX, u64::MAX]),
+        Err(ConfigError::WeightOverflow)
+    );
     assert_eq!(
         Weighted::new(vec![1, 2], 4),
-        Err(ConfigError::InvalidWeightThreshold { threshold: 4, total: 3 })
+        Err(ConfigError::InvalidWeightThreshold {
+            threshold: 4,
+            total: 3
+        })
     );
-    assert_eq!(Weighted::majority(vec![0, 0]), Err(ConfigError::InvalidWeightThreshold { threshold: 0, total: 0 }));
-    assert_eq!(Grid::new(0, 3, GridRule::FullRow), Err(ConfigError::NoNodes));
-    assert!(matches!(Grid::new(8, 9, GridRule::FullRow), Err(ConfigError::TooManyNodes { .. })));
-    assert!(matches!(Grid::new(usize::MAX, 2, GridRule::FullRow), Err(ConfigError::TooManyNodes { .. })));
-    assert_eq!(Hierarchical::new(&[2, 0]), Err(ConfigError::EmptyGroup { index: 1 }));
+    assert_eq!(
+        Weighted::majority(vec![0, 0]),
+        Err(ConfigError::InvalidWeightThreshold {
+            threshold: 0,
+            total: 0
+        })
+    );
+    assert_eq!(
+        Grid::new(0, 3, GridRule::FullRow),
+        Err(ConfigError::NoNodes)
+    );
+    assert!(matches!(
+        Grid::new(8, 9, GridRule::FullRow),
+        Err(ConfigError::TooManyNodes { .. })
+    ));
+    assert!(matches!(
+        Grid::new(usize::MAX, 2, GridRule::FullRow),
+        Err(ConfigError::TooManyNodes { .. })
+    ));
+    assert_eq!(
+        Hierarchical::new(&[2, 0]),
+        Err(ConfigError::EmptyGroup { index: 1 })
+    );
     assert_eq!(Hierarchical::new(&[]), Err(ConfigError::NoNodes));
     assert_eq!(
         FlexiblePaxos::new(6, 3, 3),
-        Err(ConfigError::PhasesDoNotIntersect { q1: 3, q2: 3, nodes: 6 })
+        Err(ConfigError::PhasesDoNotIntersect {
+            q1: 3,
+            q2: 3,
+            nodes: 6
+        })
     );
     assert_eq!(Joint::<Threshold>::new(vec![]), Err(ConfigError::NoParts));
-    assert_eq!(MajorityConfig::new([1, 2, 1]), Err(ConfigError::DuplicateVoter { id: 1 }));
-    assert_eq!(JointConfig::new([1, 2], [3, 3]), Err(ConfigError::DuplicateVoter { id: 3 }));
-    assert!(matches!(MajorityConfig::new(0..65), Err(ConfigError::TooManyNodes { .. })));
-    assert!(matches!(JointConfig::new(0..40, 40..80), Err(ConfigError::TooManyNodes { .. })));
+    assert_eq!(
+        MajorityConfig::new([1, 2, 1]),
+        Err(ConfigError::DuplicateVoter { id: 1 })
+    );
+    assert_eq!(
+        JointConfig::new([1, 2], [3, 3]),
+        Err(ConfigError::DuplicateVoter { id: 3 })
+    );
+    assert!(matches!(
+        MajorityConfig::new(0..65),
+        Err(ConfigError::TooManyNodes { .. })
+    ));
+    assert!(matches!(
+        JointConfig::new(0..40, 40..80),
+        Err(ConfigError::TooManyNodes { .. })
+    ));
     assert!(MajorityConfig::new(0..64).is_ok());
 }
 
@@ -74,10 +130,19 @@ fn errors_display_lowercase_without_punctuation() {
 
 #[test]
 fn nrw_reads_see_writes_only_when_r_plus_w_exceeds_n() -> Result<(), ConfigError> {
-    for (n, r, w, overlap) in [(3, 2, 2, true), (3, 3, 1, true), (5, 3, 3, true), (5, 1, 5, true), (5, 2, 2, false)] {
+    for (n, r, w, overlap) in [
+        (3, 2, 2, true),
+        (3, 3, 1, true),
+        (5, 3, 3, true),
+        (5, 1, 5, true),
+        (5, 2, 2, false),
+    ] {
         let q = ReadWriteQuorums::new(n, r, w)?;
         assert_eq!(q.reads_see_writes(), overlap);
-        assert_eq!(quorate_quorum::check_intersection(&q.read(), &q.write()).map(|w| w.is_none()), Ok(overlap));
+        assert_eq!(
+            quorate_quorum::check_intersection(&q.read(), &q.write()).map(|w| w.is_none()),
+            Ok(overlap)
+        );
     }
     Ok(())
 }
@@ -124,7 +189,10 @@ fn hierarchical_needs_majority_of_group_majorities() -> Result<(), ConfigError> 
 fn flexible_paxos_phases() -> Result<(), ConfigError> {
     let fp = FlexiblePaxos::new(6, 5, 2)?;
     assert_eq!((fp.phase1().k(), fp.phase2().k()), (5, 2));
-    assert_eq!(quorate_quorum::check_intersection(&fp.phase1(), &fp.phase2()).ok(), Some(None));
+    assert_eq!(
+        quorate_quorum::check_intersection(&fp.phase1(), &fp.phase2()).ok(),
+        Some(None)
+    );
     Ok(())
 }
 
@@ -160,10 +228,17 @@ fn empty_config_conventions() -> Result<(), ConfigError> {
     let acked = [5, 6, 7];
     let j = JointConfig::new([1, 2, 3], [])?;
     assert_eq!(j.committed_index(&acked), 6);
-    let js = JointConfig::builder().incoming([1, 2, 3]).outgoing([]).empty_config(EmptyConfig::NeverQuorum).build()?;
+    let js = JointConfig::builder()
+        .incoming([1, 2, 3])
+        .outgoing([])
+        .empty_config(EmptyConfig::NeverQuorum)
+        .build()?;
     assert_eq!(js.committed_index(&acked), 0);
     // Not joint at all: the strict convention does not matter.
-    let ns = JointConfig::builder().incoming([1, 2, 3]).empty_config(EmptyConfig::NeverQuorum).build()?;
+    let ns = JointConfig::builder()
+        .incoming([1, 2, 3])
+        .empty_config(EmptyConfig::NeverQuorum)
+        .build()?;
     assert_eq!(ns.committed_index(&acked), 6);
     Ok(())
 }
