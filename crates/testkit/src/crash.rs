@@ -632,6 +632,7 @@ impl CrashArgs {
 pub struct CrashTest {
     test: String,
     args: Vec<(String, OsString)>,
+    envs: Vec<(OsString, OsString)>,
     timeout: Duration,
     max_hits_per_point: u64,
 }
@@ -650,6 +651,7 @@ impl CrashTest {
         Self {
             test: test.into(),
             args: Vec::new(),
+            envs: Vec::new(),
             timeout: Duration::from_secs(120),
             max_hits_per_point: u64::MAX,
         }
@@ -697,6 +699,21 @@ impl CrashTest {
     #[must_use]
     pub fn arg(mut self, key: impl Into<String>, value: impl AsRef<OsStr>) -> Self {
         self.args.push((key.into(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable in the child (for code under test configured that way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = quorate_testkit::CrashTest::new("t").env("RUST_LOG", "debug");
+    /// # drop(t);
+    /// ```
+    #[must_use]
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.envs
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -901,7 +918,9 @@ impl CrashTest {
                 .env(format!("{ARG_KEY_ENV}{i}"), key)
                 .env(format!("{ARG_VALUE_ENV}{i}"), value);
         }
+        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         if std::env::var_os(crate::pg::PG_URL_ENV).is_none()
+            && !self.envs.iter().any(|(k, _)| k == crate::pg::PG_URL_ENV)
             && let Some(url) = crate::pg::running_server_url()
         {
             command.env(crate::pg::PG_URL_ENV, url);

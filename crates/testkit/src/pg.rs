@@ -549,7 +549,8 @@ fn redact(conn: &str) -> String {
 #[derive(Debug)]
 struct Cluster {
     root: PathBuf,
-    postmaster: Child,
+    /// `None` until `postgres` is spawned.
+    postmaster: Option<Child>,
     watchdog: Child,
 }
 
@@ -572,16 +573,18 @@ impl Cluster {
         }
         // Reap the postmaster (the watchdog's `pg_ctl stop -w` has waited for it to exit); if
         // it is somehow still running, kill it rather than leave it behind.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match self.postmaster.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = self.postmaster.kill();
-                    let _ = self.postmaster.wait();
-                    break;
+        if let Some(postmaster) = &mut self.postmaster {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match postmaster.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() >= deadline => {
+                        let _ = postmaster.kill();
+                        let _ = postmaster.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
                 }
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             }
         }
         // The watchdog runs as the server's user; as root we can finish what it could not.
@@ -757,22 +760,52 @@ fn throwaway_server() -> Result<Server, PgUnavailable> {
         tmp
     };
     let dir = TempDir::new_in(&parent, "quorate-pg").map_err(setup_error("create a directory"))?;
-    let root = dir.path().to_path_buf();
-    let data = root.join("data");
-    let socket_dir = root.join("sock");
+    let socket_dir = dir.path().join("sock");
     std::fs::create_dir(&socket_dir).map_err(setup_error("create the socket directory"))?;
     if let Some((uid, gid)) = run_as {
-        for path in [&root, &socket_dir] {
+        for path in [dir.path(), &socket_dir] {
             chown(path, Some(uid), Some(gid))
                 .map_err(setup_error("hand the directory to the postgres user"))?;
         }
     }
+    // The watchdog comes first: if this process dies from here on (even during `initdb`), the
+    // directory and any server in it are removed.
+    let watchdog = spawn_watchdog(
+        &bindir.join("pg_ctl"),
+        &dir.path().join("data"),
+        dir.path(),
+        run_as,
+    )?;
+    let mut cluster = Cluster {
+        root: dir.keep(),
+        postmaster: None,
+        watchdog,
+    };
+    match start_cluster(&bindir, &mut cluster, &socket_dir, run_as) {
+        Ok(server) => {
+            *lock(&CLUSTER) = Some(cluster);
+            register_atexit();
+            Ok(server)
+        }
+        Err(e) => {
+            cluster.shutdown();
+            Err(e)
+        }
+    }
+}
 
-    let initdb = bindir.join("initdb");
-    let pg_ctl = bindir.join("pg_ctl");
+/// `initdb`, configuration, and a postmaster that accepts connections.
+fn start_cluster(
+    bindir: &Path,
+    cluster: &mut Cluster,
+    socket_dir: &Path,
+    run_as: Option<(u32, u32)>,
+) -> Result<Server, PgUnavailable> {
+    let root = cluster.root.clone();
+    let data = root.join("data");
     let data_str = data.to_string_lossy().into_owned();
     run_logged(
-        &initdb,
+        &bindir.join("initdb"),
         &[
             "-D",
             &data_str,
@@ -796,7 +829,7 @@ fn throwaway_server() -> Result<Server, PgUnavailable> {
          fsync = off\n\
          synchronous_commit = off\n\
          full_page_writes = off\n",
-        quote(&socket_dir)
+        quote(socket_dir)
     );
     OpenOptions::new()
         .append(true)
@@ -807,12 +840,13 @@ fn throwaway_server() -> Result<Server, PgUnavailable> {
     // The postmaster runs as our own child (not daemonized by `pg_ctl start`), so that we reap
     // it: an orphaned postmaster would linger as a zombie until PID 1 gets round to it.
     let log = root.join("server.log");
-    let postmaster_command = format!("{} -D {data_str}", bindir.join("postgres").display());
+    let postgres = bindir.join("postgres");
+    let postmaster_command = format!("{} -D {data_str}", postgres.display());
     let log_file = File::create(&log).map_err(setup_error("create the server log"))?;
     let log_err = log_file
         .try_clone()
         .map_err(setup_error("create the server log"))?;
-    let mut command = Command::new(bindir.join("postgres"));
+    let mut command = Command::new(&postgres);
     command
         .arg("-D")
         .arg(&data)
@@ -825,43 +859,26 @@ fn throwaway_server() -> Result<Server, PgUnavailable> {
     if let Some((uid, gid)) = run_as {
         command.uid(uid).gid(gid);
     }
-    let mut postmaster = command.spawn().map_err(|e| PgUnavailable::CommandFailed {
+    let postmaster = command.spawn().map_err(|e| PgUnavailable::CommandFailed {
         command: postmaster_command.clone(),
         detail: e.to_string(),
     })?;
-
-    // From here on the server runs: hand it to the watchdog before anything else can fail.
-    let watchdog = match spawn_watchdog(&pg_ctl, &data, &root, run_as) {
-        Ok(child) => child,
-        Err(e) => {
-            let _ = postmaster.kill();
-            let _ = postmaster.wait();
-            return Err(e);
-        }
-    };
-    let mut cluster = Cluster {
-        root: dir.keep(),
-        postmaster,
-        watchdog,
-    };
+    cluster.postmaster = Some(postmaster);
 
     let mut admin = postgres::Config::new();
     admin
-        .host_path(&socket_dir)
+        .host_path(socket_dir)
         .port(THROWAWAY_PORT)
         .user("postgres")
         .dbname("postgres")
         .connect_timeout(Duration::from_secs(10));
     let server = Server {
         admin,
-        kind: ServerKind::Throwaway { socket_dir },
+        kind: ServerKind::Throwaway {
+            socket_dir: socket_dir.to_path_buf(),
+        },
     };
-    if let Err(e) = wait_until_ready(&server, &mut cluster, &postmaster_command, &log) {
-        cluster.shutdown();
-        return Err(e);
-    }
-    *lock(&CLUSTER) = Some(cluster);
-    register_atexit();
+    wait_until_ready(&server, cluster, &postmaster_command, &log)?;
     Ok(server)
 }
 
@@ -885,7 +902,8 @@ fn wait_until_ready(
             }
             Err(_) => {}
         }
-        if let Ok(Some(status)) = cluster.postmaster.try_wait() {
+        let exited = cluster.postmaster.as_mut().map(Child::try_wait);
+        if let Some(Ok(Some(status))) = exited {
             return Err(PgUnavailable::CommandFailed {
                 command: command.to_owned(),
                 detail: format!("{status}\nserver log:\n{}", log_text().trim()),

@@ -107,3 +107,53 @@ fn killed_process_is_cleaned_up_by_the_watchdog() -> TestResult {
     }
     Ok(())
 }
+
+/// A server that cannot start is a clear error, and its directory is removed at once.
+#[test]
+fn a_failed_start_says_why_and_leaves_nothing_behind() -> TestResult {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let bindir = quorate_testkit::TempDir::new("fake-pg-bin")?;
+    // The server's user (postgres, when we are root) must be able to run the fakes.
+    std::fs::set_permissions(bindir.path(), std::fs::Permissions::from_mode(0o755))?;
+    for (name, body) in [
+        ("initdb", "echo 'initdb: simulated failure' >&2; exit 1"),
+        ("pg_ctl", "exit 0"),
+        ("postgres", "exit 1"),
+    ] {
+        let path = bindir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let report = CrashTest::current()?
+        .env(quorate_testkit::PG_BINDIR_ENV, bindir.path())
+        // Force the throwaway path even when the parent was given a server.
+        .env(quorate_testkit::PG_URL_ENV, "")
+        .dry_run(|_| {
+            crash_note(&std::process::id().to_string());
+            match PgDatabase::create() {
+                Ok(db) => crash_note(&format!("unexpectedly started: {}", db.name())),
+                Err(e) => crash_note(&e.to_string()),
+            }
+            // The error is remembered: no second attempt, same answer.
+            match PgDatabase::create() {
+                Ok(_) => crash_note("second attempt started"),
+                Err(e) => crash_note(&e.to_string()),
+            }
+        })?;
+    assert_eq!(report.outcome, ChildOutcome::Completed, "{}", report.stderr);
+    let [pid, first, second] = report.notes.as_slice() else {
+        panic!("unexpected notes {:?}", report.notes);
+    };
+    assert!(first.contains("initdb"), "{first}");
+    assert!(first.contains("simulated failure"), "{first}");
+    assert_eq!(first, second);
+    let prefix = format!("quorate-pg-{pid}-");
+    let leftovers: Vec<_> = std::fs::read_dir("/tmp")?
+        .chain(std::fs::read_dir(std::env::temp_dir())?)
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    Ok(())
+}
