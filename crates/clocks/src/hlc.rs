@@ -474,6 +474,8 @@ impl<W: WallClock> HybridClock<W> {
         loop {
             let next = if pt > cur {
                 pt
+            } else if cur >= bound {
+                return Err(NowError::UpperBoundReached);
             } else if cur & LOGICAL_MASK == LOGICAL_MASK {
                 return Err(NowError::CounterOverflow);
             } else {
