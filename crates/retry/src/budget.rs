@@ -405,7 +405,8 @@ impl WindowedBudget {
         }
         let old = self.window.load(Ordering::Acquire);
         if w > old {
-            let horizon = w.saturating_sub(SLOTS as u64); // slots with tag <= horizon expire
+            // A closed slot for window `t` is live while `t + SLOTS > w`.
+            let expires = |t: u64| t.saturating_add(SLOTS as u64) <= w;
             let mut live_closed: i64 = 0;
             let mut expired: i64 = 0;
             for i in 0..SLOTS {
@@ -415,11 +416,11 @@ impl WindowedBudget {
                 }
                 let net = self.nets[i].load(Ordering::Relaxed);
                 live_closed = live_closed.saturating_add(net);
-                if tag <= horizon {
+                if expires(tag) {
                     expired = expired.saturating_add(net);
                 }
             }
-            let closing_live = old > horizon;
+            let closing_live = !expires(old);
             let mut s = self.state.load(Ordering::Acquire);
             let closing_net = loop {
                 let bal = dec(s);
@@ -440,13 +441,13 @@ impl WindowedBudget {
             };
             for i in 0..SLOTS {
                 let tag = self.tags[i].load(Ordering::Relaxed);
-                if tag != EMPTY && tag <= horizon {
+                if tag != EMPTY && expires(tag) {
                     self.tags[i].store(EMPTY, Ordering::Relaxed);
                     self.nets[i].store(0, Ordering::Relaxed);
                 }
             }
             if closing_live {
-                // The slot's previous occupant (tag <= old - SLOTS <= horizon) was expired above.
+                // The slot's previous occupant (tag <= old - SLOTS < w - SLOTS) expired above.
                 let i = (old % SLOTS as u64) as usize;
                 self.tags[i].store(old, Ordering::Relaxed);
                 self.nets[i].store(closing_net, Ordering::Relaxed);
