@@ -45,7 +45,7 @@ pub enum DecodeError {
     #[error("unsupported format version {0}")]
     UnsupportedVersion(u8),
     /// The value decoded but bytes were left over (from [`decode_exact`]).
-    #[error("{0} trailing bytes after the value")]
+    #[error("trailing bytes after the value: {0}")]
     TrailingBytes(usize),
     /// A varint was overlong, longer than ten bytes or overflowed its target integer.
     #[error("invalid varint")]
