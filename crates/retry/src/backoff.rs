@@ -348,7 +348,9 @@ impl Backoff {
             Growth::Linear(step) => cur.saturating_add(u128::from(step) << FRAC_BITS),
             // cur < 2^96 and f < 2^42 can overflow u128; an overflowing product is far above
             // the cap (which is below 2^96), so it saturates there.
-            Growth::Exponential(f) => cur.checked_mul(u128::from(f)).map_or(cap_fp, |p| p >> FRAC_BITS),
+            Growth::Exponential(f) => cur
+                .checked_mul(u128::from(f))
+                .map_or(cap_fp, |p| p >> FRAC_BITS),
         };
         state.raw = next.min(cap_fp);
         state.retries = state.retries.saturating_add(1);

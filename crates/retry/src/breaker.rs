@@ -109,11 +109,50 @@ impl TripRule {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "ConfigRepr"))]
 pub struct BreakerConfig {
     rule: TripRule,
     open_base: u64,
     open_max: u64,
     probes: u32,
+}
+
+/// The deserialized form of a [`BreakerConfig`], validated by `TryFrom`.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct ConfigRepr {
+    rule: TripRule,
+    open_base: u64,
+    open_max: u64,
+    probes: u32,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<ConfigRepr> for BreakerConfig {
+    type Error = ConfigError;
+    fn try_from(r: ConfigRepr) -> Result<Self, ConfigError> {
+        if let TripRule::FailureRate {
+            threshold_ppm,
+            window_nanos,
+            min_calls,
+        } = r.rule
+        {
+            if threshold_ppm == 0 || threshold_ppm > 1_000_000 || window_nanos < 10 {
+                return Err(ConfigError::OutOfRange {
+                    what: "failure rate rule",
+                });
+            }
+            if min_calls == 0 {
+                return Err(ConfigError::Zero { what: "min_calls" });
+            }
+        }
+        Self::new(
+            r.rule,
+            Duration::from_nanos(r.open_base),
+            Duration::from_nanos(r.open_max),
+            r.probes,
+        )
+    }
 }
 
 impl BreakerConfig {

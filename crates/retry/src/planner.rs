@@ -42,12 +42,37 @@ use crate::outcome::{Classification, Idempotency, OutcomeClass};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "PolicyRepr"))]
 pub struct RetryPolicy {
     backoff: Backoff,
     max_attempts: u32,
     deadline_nanos: Option<u64>,
     attempt_timeout_nanos: Option<u64>,
     idempotency: Idempotency,
+}
+
+/// The deserialized form of a [`RetryPolicy`], validated by `TryFrom`.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct PolicyRepr {
+    backoff: Backoff,
+    max_attempts: u32,
+    deadline_nanos: Option<u64>,
+    attempt_timeout_nanos: Option<u64>,
+    idempotency: Idempotency,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<PolicyRepr> for RetryPolicy {
+    type Error = ConfigError;
+    fn try_from(r: PolicyRepr) -> Result<Self, ConfigError> {
+        let mut p = Self::new(r.backoff)
+            .with_max_attempts(r.max_attempts)?
+            .with_idempotency(r.idempotency);
+        p.deadline_nanos = r.deadline_nanos;
+        p.attempt_timeout_nanos = r.attempt_timeout_nanos;
+        Ok(p)
+    }
 }
 
 impl RetryPolicy {

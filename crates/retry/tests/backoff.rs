@@ -9,7 +9,9 @@ const MS: Duration = Duration::from_millis(1);
 fn raw(b: &Backoff, n: usize) -> Vec<u64> {
     let mut s = BackoffState::new();
     let mut rng = FastRng::seed_from_u64(0);
-    (0..n).map(|_| b.next_delay_nanos(&mut s, &mut rng)).collect()
+    (0..n)
+        .map(|_| b.next_delay_nanos(&mut s, &mut rng))
+        .collect()
 }
 
 #[test]
@@ -35,7 +37,10 @@ fn exponential_with_arbitrary_factor_tracks_the_float_curve() {
     let got = raw(&b, 30);
     for (n, d) in got.iter().enumerate() {
         let want = 7e6 * 1.3f64.powi(n as i32);
-        assert!((*d as f64 - want).abs() <= 1.0 + want * 1e-9, "retry {n}: {d} vs {want}");
+        assert!(
+            (*d as f64 - want).abs() <= 1.0 + want * 1e-9,
+            "retry {n}: {d} vs {want}"
+        );
     }
 }
 
@@ -59,8 +64,15 @@ fn linear_and_constant() {
 #[test]
 fn every_jitter_mode_stays_within_its_bounds_and_below_the_cap() {
     let cap = Duration::from_millis(200);
-    for jitter in [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated] {
-        let b = Backoff::exponential(5 * MS, 2.0, cap).unwrap().with_jitter(jitter);
+    for jitter in [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ] {
+        let b = Backoff::exponential(5 * MS, 2.0, cap)
+            .unwrap()
+            .with_jitter(jitter);
         let mut rng = FastRng::seed_from_u64(11);
         let mut s = BackoffState::new();
         for n in 0..1000u32 {
@@ -80,12 +92,20 @@ fn every_jitter_mode_stays_within_its_bounds_and_below_the_cap() {
 #[test]
 fn jitter_is_really_applied() {
     for jitter in [Jitter::Full, Jitter::Equal, Jitter::Decorrelated] {
-        let b = Backoff::exponential(100 * MS, 2.0, Duration::from_secs(10)).unwrap().with_jitter(jitter);
+        let b = Backoff::exponential(100 * MS, 2.0, Duration::from_secs(10))
+            .unwrap()
+            .with_jitter(jitter);
         // Fifty clients that failed together draw their first delay: they must not all agree.
         let firsts: std::collections::BTreeSet<u64> = (0..50)
-            .map(|seed| b.next_delay_nanos(&mut BackoffState::new(), &mut FastRng::seed_from_u64(seed)))
+            .map(|seed| {
+                b.next_delay_nanos(&mut BackoffState::new(), &mut FastRng::seed_from_u64(seed))
+            })
             .collect();
-        assert!(firsts.len() > 45, "{jitter:?}: only {} distinct delays", firsts.len());
+        assert!(
+            firsts.len() > 45,
+            "{jitter:?}: only {} distinct delays",
+            firsts.len()
+        );
     }
 }
 
@@ -100,14 +120,19 @@ fn decorrelated_follows_its_recurrence() {
     let mut prev = base;
     for _ in 0..500 {
         let d = b.next_delay_nanos(&mut s, &mut rng);
-        assert!(d >= base && d <= (prev * 3).min(2_000_000_000), "{d} outside [base, min(cap, 3*{prev})]");
+        assert!(
+            d >= base && d <= (prev * 3).min(2_000_000_000),
+            "{d} outside [base, min(cap, 3*{prev})]"
+        );
         prev = d;
     }
 }
 
 #[test]
 fn seeded_delays_replay() {
-    let b = Backoff::exponential(MS, 2.0, Duration::from_secs(1)).unwrap().with_jitter(Jitter::Full);
+    let b = Backoff::exponential(MS, 2.0, Duration::from_secs(1))
+        .unwrap()
+        .with_jitter(Jitter::Full);
     let a: Vec<_> = b.delays(FastRng::seed_from_u64(9)).take(50).collect();
     let c: Vec<_> = b.delays(FastRng::seed_from_u64(9)).take(50).collect();
     assert_eq!(a, c);
@@ -116,12 +141,25 @@ fn seeded_delays_replay() {
 #[test]
 fn invalid_configuration_is_a_typed_error() {
     let s = Duration::from_secs(1);
-    assert_eq!(Backoff::exponential(2 * s, 2.0, s), Err(ConfigError::BaseExceedsCap));
-    assert_eq!(Backoff::linear(2 * s, s, s), Err(ConfigError::BaseExceedsCap));
+    assert_eq!(
+        Backoff::exponential(2 * s, 2.0, s),
+        Err(ConfigError::BaseExceedsCap)
+    );
+    assert_eq!(
+        Backoff::linear(2 * s, s, s),
+        Err(ConfigError::BaseExceedsCap)
+    );
     for f in [0.5, 0.999, f64::NAN, f64::INFINITY, -2.0, 1000.5] {
-        assert_eq!(Backoff::exponential(s, f, s), Err(ConfigError::InvalidFactor), "{f}");
+        assert_eq!(
+            Backoff::exponential(s, f, s),
+            Err(ConfigError::InvalidFactor),
+            "{f}"
+        );
     }
-    assert_eq!(Backoff::constant(Duration::MAX), Err(ConfigError::DurationTooLarge));
+    assert_eq!(
+        Backoff::constant(Duration::MAX),
+        Err(ConfigError::DurationTooLarge)
+    );
     assert!(Backoff::exponential(s, 1.0, s).is_ok());
 }
 

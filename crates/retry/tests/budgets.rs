@@ -3,14 +3,17 @@
 use std::time::Duration;
 
 use quorate_retry::{
-    AdaptiveThrottle, ConfigError, GrpcThrottle, OutcomeClass, RetryBudget, RetryCost, RetryQuota, WindowedBudget,
+    AdaptiveThrottle, ConfigError, GrpcThrottle, OutcomeClass, RetryBudget, RetryCost, RetryQuota,
+    WindowedBudget,
 };
 
 const SEC: u64 = 1_000_000_000;
 const MS: u64 = 1_000_000;
 
 fn granted(b: &dyn RetryBudget, now: u64, asks: usize) -> usize {
-    (0..asks).filter(|_| b.try_withdraw(now, RetryCost::Standard).is_some()).count()
+    (0..asks)
+        .filter(|_| b.try_withdraw(now, RetryCost::Standard).is_some())
+        .count()
 }
 
 // ----- windowed (Finagle / tower TpsBudget) -----
@@ -18,12 +21,26 @@ fn granted(b: &dyn RetryBudget, now: u64, asks: usize) -> usize {
 #[test]
 fn windowed_is_exact_where_tower_truncates() {
     // tower#857: TpsBudget at 0.6 turns 10 deposits into 10 retries. Exactly floor(p * D).
-    for (percent, deposits, want) in [(0.6, 10, 6), (0.6, 7, 4), (0.3, 10, 3), (0.33, 100, 33), (0.2, 9, 1), (1.0, 5, 5), (2.5, 4, 10), (0.001, 999, 0), (0.001, 1000, 1)] {
+    for (percent, deposits, want) in [
+        (0.6, 10, 6),
+        (0.6, 7, 4),
+        (0.3, 10, 3),
+        (0.33, 100, 33),
+        (0.2, 9, 1),
+        (1.0, 5, 5),
+        (2.5, 4, 10),
+        (0.001, 999, 0),
+        (0.001, 1000, 1),
+    ] {
         let b = WindowedBudget::new(Duration::from_secs(1), 0, percent).unwrap();
         for _ in 0..deposits {
             b.on_request(0);
         }
-        assert_eq!(granted(&b, 0, 10_000), want, "percent {percent}, {deposits} deposits");
+        assert_eq!(
+            granted(&b, 0, 10_000),
+            want,
+            "percent {percent}, {deposits} deposits"
+        );
     }
 }
 
@@ -65,7 +82,11 @@ fn windowed_slots_expire_one_by_one() {
     let b = WindowedBudget::new(Duration::from_secs(1), 0, 0.5).unwrap();
     b.on_request(0);
     b.on_request(0);
-    assert_eq!(granted(&b, 901 * MS, 1), 1, "900 ms later the deposits are still valid");
+    assert_eq!(
+        granted(&b, 901 * MS, 1),
+        1,
+        "900 ms later the deposits are still valid"
+    );
     let mut t = 901 * MS + 2001 * MS; // blank slate
     b.on_request(t);
     t += 301 * MS;
@@ -99,7 +120,11 @@ fn windowed_withdrawals_expire_too_so_the_ratio_is_per_window() {
 fn windowed_survives_idle_gaps_and_backward_time() {
     let b = WindowedBudget::new(Duration::from_secs(2), 0, 1.0).unwrap();
     b.on_request(1000 * SEC);
-    assert_eq!(granted(&b, 999 * SEC, 1), 1, "a lagging clock reading counts in the current window");
+    assert_eq!(
+        granted(&b, 999 * SEC, 1),
+        1,
+        "a lagging clock reading counts in the current window"
+    );
     b.on_request(5000 * SEC);
     b.on_request(u64::MAX);
     assert_eq!(granted(&b, u64::MAX, 5), 1);
@@ -109,7 +134,10 @@ fn windowed_survives_idle_gaps_and_backward_time() {
 fn windowed_configuration_errors() {
     let s = Duration::from_secs(1);
     for bad in [f64::NAN, -0.1, 1000.1, f64::INFINITY] {
-        assert_eq!(WindowedBudget::new(s, 0, bad).unwrap_err(), ConfigError::OutOfRange { what: "percent" });
+        assert_eq!(
+            WindowedBudget::new(s, 0, bad).unwrap_err(),
+            ConfigError::OutOfRange { what: "percent" }
+        );
     }
     assert!(WindowedBudget::new(Duration::from_millis(999), 0, 0.1).is_err());
     assert!(WindowedBudget::new(Duration::from_secs(61), 0, 0.1).is_err());
@@ -180,7 +208,9 @@ fn grpc_configuration_errors() {
 fn aws_standard_quota_costs_and_refills() {
     let q = RetryQuota::standard();
     // 500 / 5 = 100 retries, then exhausted.
-    let grants: Vec<_> = (0..101).map(|_| q.try_withdraw(0, RetryCost::Standard)).collect();
+    let grants: Vec<_> = (0..101)
+        .map(|_| q.try_withdraw(0, RetryCost::Standard))
+        .collect();
     assert!(grants[..100].iter().all(Option::is_some));
     assert!(grants[100].is_none());
     assert_eq!(q.available(), 0);
@@ -194,7 +224,10 @@ fn aws_standard_quota_costs_and_refills() {
     for _ in 0..4 {
         q.on_success(0, None);
     }
-    assert_eq!(q.try_withdraw(0, RetryCost::Timeout).map(|g| g.cost()), Some(10));
+    assert_eq!(
+        q.try_withdraw(0, RetryCost::Timeout).map(|g| g.cost()),
+        Some(10)
+    );
     assert_eq!(q.available(), 0);
 }
 
@@ -222,7 +255,9 @@ fn aws_configuration_errors() {
 
 #[test]
 fn sre_rejection_probability_follows_the_formula() {
-    let t = AdaptiveThrottle::new(2.0, Duration::from_secs(120)).unwrap().with_seed(3);
+    let t = AdaptiveThrottle::new(2.0, Duration::from_secs(120))
+        .unwrap()
+        .with_seed(3);
     // 100 requests, 30 accepted: p = (100 - 60) / 101.
     for i in 0..100 {
         assert!(t.on_request(0), "p = 0 until the counts say otherwise");
@@ -247,7 +282,9 @@ fn sre_rejection_probability_follows_the_formula() {
 fn sre_rejects_at_the_claimed_rate() {
     // Freeze the counts' effect by measuring the rejection rate over a short burst in which p
     // barely moves: 10 000 requests, 2 000 accepts, K = 2 → p ≈ 0.6.
-    let t = AdaptiveThrottle::new(2.0, Duration::from_secs(120)).unwrap().with_seed(11);
+    let t = AdaptiveThrottle::new(2.0, Duration::from_secs(120))
+        .unwrap()
+        .with_seed(11);
     for i in 0..10_000 {
         let _ = t.on_request(0);
         if i % 5 == 0 {
@@ -258,12 +295,17 @@ fn sre_rejects_at_the_claimed_rate() {
     let rejected = (0..1000).filter(|_| !t.on_request(0)).count();
     let p1 = t.reject_probability(0);
     let rate = rejected as f64 / 1000.0;
-    assert!(rate > p0 - 0.05 && rate < p1 + 0.05, "rate {rate}, p from {p0} to {p1}");
+    assert!(
+        rate > p0 - 0.05 && rate < p1 + 0.05,
+        "rate {rate}, p from {p0} to {p1}"
+    );
 }
 
 #[test]
 fn sre_counts_expire_with_the_window() {
-    let t = AdaptiveThrottle::new(2.0, Duration::from_secs(10)).unwrap().with_seed(1);
+    let t = AdaptiveThrottle::new(2.0, Duration::from_secs(10))
+        .unwrap()
+        .with_seed(1);
     for _ in 0..1000 {
         let _ = t.on_request(0);
     }
@@ -274,7 +316,9 @@ fn sre_counts_expire_with_the_window() {
 
 #[test]
 fn sre_fatal_answers_count_as_accepts() {
-    let t = AdaptiveThrottle::new(1.0, Duration::from_secs(10)).unwrap().with_seed(1);
+    let t = AdaptiveThrottle::new(1.0, Duration::from_secs(10))
+        .unwrap()
+        .with_seed(1);
     for _ in 0..100 {
         let _ = t.on_request(0);
         t.on_failure(0, OutcomeClass::Fatal);

@@ -31,7 +31,9 @@ const N: usize = 20_000;
 fn ks_statistic_detects_a_non_uniform_sample() {
     // Self-check: squares of uniforms are not uniform, and the statistic must say so.
     let mut rng = FastRng::seed_from_u64(1);
-    let mut s: Vec<f64> = (0..N).map(|_| rand::Rng::random::<f64>(&mut rng).powi(2)).collect();
+    let mut s: Vec<f64> = (0..N)
+        .map(|_| rand::Rng::random::<f64>(&mut rng).powi(2))
+        .collect();
     assert!(ks_uniform(&mut s) > critical(N) * 5.0);
     let mut u: Vec<f64> = (0..N).map(|_| rand::Rng::random::<f64>(&mut rng)).collect();
     assert!(ks_uniform(&mut u) < critical(N));
@@ -118,7 +120,9 @@ fn no_jitter_is_a_point_mass() {
 
 #[test]
 fn thread_local_default_is_uniform_too() {
-    let b = Backoff::constant(Duration::from_millis(100)).unwrap().with_jitter(Jitter::Full);
+    let b = Backoff::constant(Duration::from_millis(100))
+        .unwrap()
+        .with_jitter(Jitter::Full);
     let mut s = BackoffState::new();
     let mut u: Vec<f64> = (0..N)
         .map(|_| b.next_delay_nanos(&mut s, &mut quorate_retry::ThreadLocalRng) as f64 / 1e8)

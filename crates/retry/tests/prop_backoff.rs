@@ -6,21 +6,34 @@ use proptest::prelude::*;
 use quorate_retry::{Backoff, BackoffState, FastRng, Jitter};
 
 fn jitter() -> impl Strategy<Value = Jitter> {
-    prop_oneof![Just(Jitter::None), Just(Jitter::Full), Just(Jitter::Equal), Just(Jitter::Decorrelated)]
+    prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        Just(Jitter::Decorrelated)
+    ]
 }
 
 fn backoff() -> impl Strategy<Value = Backoff> {
-    (0u64..10_000_000_000, 0u64..10_000_000_000, 1.0f64..50.0, 0u8..3, jitter()).prop_map(
-        |(a, b, factor, kind, j)| {
-            let (base, cap) = (Duration::from_nanos(a.min(b)), Duration::from_nanos(a.max(b)));
+    (
+        0u64..10_000_000_000,
+        0u64..10_000_000_000,
+        1.0f64..50.0,
+        0u8..3,
+        jitter(),
+    )
+        .prop_map(|(a, b, factor, kind, j)| {
+            let (base, cap) = (
+                Duration::from_nanos(a.min(b)),
+                Duration::from_nanos(a.max(b)),
+            );
             let b = match kind {
                 0 => Backoff::exponential(base, factor, cap),
                 1 => Backoff::linear(base, Duration::from_nanos(a / 3), cap),
                 _ => Backoff::constant(base),
             };
             b.expect("valid by construction").with_jitter(j)
-        },
-    )
+        })
 }
 
 proptest! {

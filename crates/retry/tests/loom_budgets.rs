@@ -1,0 +1,103 @@
+//! Loom models of the budgets' compare-and-swap accounting (tiny configurations).
+#![cfg(quorate_loom)]
+
+use std::time::Duration;
+
+use loom::sync::Arc;
+use loom::thread;
+use quorate_retry::{
+    GrpcThrottle, OutcomeClass, RetryBudget, RetryCost, RetryQuota, WindowedBudget,
+};
+
+#[test]
+fn windowed_last_retry_is_granted_once() {
+    loom::model(|| {
+        // Reserve of exactly one retry.
+        let b = Arc::new(WindowedBudget::new(Duration::from_secs(1), 1, 0.0).unwrap());
+        let b2 = Arc::clone(&b);
+        let h = thread::spawn(move || b2.try_withdraw(0, RetryCost::Standard).is_some());
+        let mine = b.try_withdraw(0, RetryCost::Standard).is_some();
+        let theirs = h.join().unwrap();
+        assert!(
+            mine ^ theirs,
+            "exactly one of the two may take the last retry"
+        );
+    });
+}
+
+#[test]
+fn windowed_deposit_races_rotation_without_losing_accounting() {
+    loom::model(|| {
+        let b = Arc::new(WindowedBudget::new(Duration::from_secs(1), 0, 1.0).unwrap());
+        b.on_request(0);
+        let b2 = Arc::clone(&b);
+        // Both threads act in a later window, so either may rotate while the other deposits.
+        let h = thread::spawn(move || {
+            b2.on_request(200_000_000);
+        });
+        let got = b.try_withdraw(200_000_000, RetryCost::Standard).is_some();
+        h.join().unwrap();
+        assert!(got, "the deposit from window 0 is still live");
+        // At 1.1 s the window-0 deposit has expired; the 0.2 s deposit is live but the 0.2 s
+        // withdrawal still counts against it: nothing left, whoever rotated.
+        let left = (0..3)
+            .filter(|_| b.try_withdraw(1_100_000_000, RetryCost::Standard).is_some())
+            .count();
+        assert_eq!(left, 0);
+        let later = (0..3)
+            .filter(|_| b.try_withdraw(1_300_000_000, RetryCost::Standard).is_some())
+            .count();
+        assert_eq!(
+            later, 0,
+            "all expired by 1.3 s: nothing left, nothing conjured"
+        );
+    });
+}
+
+#[test]
+fn quota_grants_never_overdraw() {
+    loom::model(|| {
+        let q = Arc::new(RetryQuota::new(5, 5, 5, 1).unwrap());
+        let q2 = Arc::clone(&q);
+        let h = thread::spawn(move || q2.try_withdraw(0, RetryCost::Standard));
+        let mine = q.try_withdraw(0, RetryCost::Standard);
+        let theirs = h.join().unwrap();
+        assert_eq!(
+            usize::from(mine.is_some()) + usize::from(theirs.is_some()),
+            1
+        );
+        assert_eq!(q.available(), 0);
+    });
+}
+
+#[test]
+fn quota_refund_and_withdraw_race() {
+    loom::model(|| {
+        let q = Arc::new(RetryQuota::new(10, 5, 5, 1).unwrap());
+        let g = q.try_withdraw(0, RetryCost::Standard).unwrap();
+        let q2 = Arc::clone(&q);
+        let h = thread::spawn(move || q2.on_success(0, Some(g)));
+        let got = q.try_withdraw(0, RetryCost::Standard).is_some();
+        h.join().unwrap();
+        assert!(got);
+        assert_eq!(q.available(), 5);
+    });
+}
+
+#[test]
+fn grpc_failures_are_never_lost() {
+    loom::model(|| {
+        let t = Arc::new(GrpcThrottle::new(4.0, 1.0).unwrap());
+        let t2 = Arc::clone(&t);
+        let h = thread::spawn(move || {
+            t2.on_failure(0, OutcomeClass::Transient);
+            t2.try_withdraw(0, RetryCost::Standard).is_some()
+        });
+        t.on_failure(0, OutcomeClass::Transient);
+        let mine = t.try_withdraw(0, RetryCost::Standard).is_some();
+        let theirs = h.join().unwrap();
+        assert_eq!(t.milli_tokens(), 2000);
+        // 3 > 2 allows one retry; 2 does not: at most one thread saw 3 after its own failure.
+        assert!(usize::from(mine) + usize::from(theirs) <= 1);
+    });
+}
