@@ -561,11 +561,25 @@ impl<A: Actor> PartialOrd for VersionVector<A> {
 
 impl<A: Actor> FromIterator<(A, u64)> for VersionVector<A> {
     /// Collects entries, keeping the maximum counter per actor and dropping zeros.
+    ///
+    /// The first [`INLINE_ACTORS`] distinct actors are inserted in place (no allocation);
+    /// anything beyond is sorted in bulk and merged.
     fn from_iter<I: IntoIterator<Item = (A, u64)>>(iter: I) -> Self {
-        let mut v: Vec<(A, u64)> = iter.into_iter().filter(|e| e.1 != 0).collect();
-        v.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
-        v.dedup_by(|later, first| later.0 == first.0);
-        Self::from_sorted_vec(v)
+        let mut out = Self::new();
+        let mut iter = iter.into_iter();
+        for (actor, counter) in iter.by_ref() {
+            out.observe(&Dot::new(actor, counter));
+            if out.len() == INLINE_ACTORS {
+                break;
+            }
+        }
+        let mut rest: Vec<(A, u64)> = iter.filter(|e| e.1 != 0).collect();
+        if !rest.is_empty() {
+            rest.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
+            rest.dedup_by(|later, first| later.0 == first.0);
+            out.merge(&Self::from_sorted_vec(rest));
+        }
+        out
     }
 }
 
