@@ -1,0 +1,452 @@
+//! `Causal<S>`: a dot store paired with its causal context, and its delta form.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+
+use bytes::Buf;
+use quorate_clocks::{Actor, Decode, DecodeError, Dot, VersionVector, get_len};
+
+use crate::codec::{
+    ActorTable, Canonical, Digest, Sink, digest_of, impl_encode_via_canonical, impl_serde_via_codec,
+    put_len, read_actors, read_dot, read_header, tag, write_header,
+};
+use crate::context::{CausalContext, DotView};
+use crate::dotstore::{DotStore, JoinOpts, store_actors};
+use crate::error::ValidationError;
+use crate::traits::{Crdt, DeltaCrdt};
+
+/// A causal CRDT state: a dot store plus the causal context of everything the replica has seen.
+///
+/// This is the shared engine of [`OrSet`](crate::OrSet), [`RwSet`](crate::RwSet),
+/// [`MvReg`](crate::MvReg), [`EwFlag`](crate::EwFlag) and [`OrMap`](crate::OrMap); the public
+/// types wrap it with their own mutators and queries.
+///
+/// Invariants (checked by [`Crdt::validate`], the `try_join*` methods and the decoder): the
+/// context is compacted, every stored dot is covered by the context, no dot is stored twice and
+/// no key maps to an empty store.
+///
+/// ```
+/// use quorate_crdt::{Crdt, OrSet};
+/// let mut s = OrSet::<u32, u8>::new();
+/// s.add(1, 7)?;
+/// assert!(s.as_causal().validate().is_ok());
+/// assert_eq!(s.as_causal().context().version_vector().get(&1), 1);
+/// # Ok::<(), quorate_clocks::CounterOverflow>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Causal<S, A> {
+    pub(crate) store: S,
+    pub(crate) ctx: CausalContext<A>,
+}
+
+impl<S: Default, A> Default for Causal<S, A> {
+    fn default() -> Self {
+        Self {
+            store: S::default(),
+            ctx: CausalContext::default(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, A: fmt::Debug> fmt::Debug for Causal<S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Causal")
+            .field("store", &self.store)
+            .field("ctx", &self.ctx)
+            .finish()
+    }
+}
+
+impl<S, A> Causal<S, A> {
+    /// The dot store.
+    ///
+    /// ```
+    /// use quorate_crdt::{DotStore, EwFlag};
+    /// assert!(EwFlag::<u8>::new().as_causal().store().is_empty());
+    /// ```
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The causal context.
+    ///
+    /// ```
+    /// use quorate_crdt::EwFlag;
+    /// assert!(EwFlag::<u8>::new().as_causal().context().is_empty());
+    /// ```
+    pub fn context(&self) -> &CausalContext<A> {
+        &self.ctx
+    }
+}
+
+const STATE_OPTS: JoinOpts = JoinOpts {
+    keys_only: false,
+    prune: true,
+};
+
+impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
+    fn join(&mut self, other: &Self) {
+        self.store
+            .join_store(&self.ctx, &other.store, &other.ctx, STATE_OPTS);
+        self.ctx.join(&other.ctx);
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        self.ctx.validate()?;
+        let mut seen = HashSet::new();
+        self.store.check(&self.ctx, &mut seen, false)
+    }
+}
+
+/// The delta form of every causal type.
+///
+/// A delta is a dot store plus the context of the dots it speaks about. Mutator deltas also act
+/// as *key hints*: a remove delta keeps the removed keys (with empty stores), so joining a delta
+/// only visits the keys it names and costs `O(size of the delta)`, whatever the size of the
+/// state. Deltas from [`DeltaCrdt::delta_since`] and [`DeltaCrdt::to_delta`] are *full*: they
+/// speak for the whole state and are joined with a full walk.
+///
+/// A `delta_since` answer also carries `keep`: the dots the sender still holds that the peer
+/// already has. They are excluded from the delta's effective context, so the peer keeps those
+/// elements without the sender re-sending them; every other dot the sender has seen but does
+/// not hold is a removal the peer applies.
+///
+/// ```
+/// use quorate_crdt::{DeltaCrdt, OrSet};
+/// let mut a = OrSet::<u32, u8>::new();
+/// let mut group = a.add(1, 1)?;
+/// let d2 = a.add(1, 2)?;
+/// OrSet::merge_delta(&mut group, &d2);
+/// let mut b = OrSet::new();
+/// b.try_join_delta(&group)?;
+/// assert_eq!(a, b);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CausalDelta<S, A> {
+    pub(crate) store: S,
+    pub(crate) ctx: CausalContext<A>,
+    /// Sorted, strictly ascending; a subset of `ctx`.
+    pub(crate) keep: Vec<Dot<A>>,
+    pub(crate) full: bool,
+}
+
+impl<S: Default, A> Default for CausalDelta<S, A> {
+    fn default() -> Self {
+        Self {
+            store: S::default(),
+            ctx: CausalContext::default(),
+            keep: Vec::new(),
+            full: false,
+        }
+    }
+}
+
+impl<S: fmt::Debug, A: fmt::Debug> fmt::Debug for CausalDelta<S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CausalDelta")
+            .field("store", &self.store)
+            .field("ctx", &self.ctx)
+            .field("keep", &self.keep)
+            .field("full", &self.full)
+            .finish()
+    }
+}
+
+impl<S, A> CausalDelta<S, A> {
+    /// The delta's dot store (removed keys appear with empty stores).
+    ///
+    /// ```
+    /// use quorate_crdt::{DotStore, OrSet};
+    /// let mut s = OrSet::<u32, u8>::new();
+    /// let d = s.add(1, 5)?;
+    /// assert_eq!(d.store().len(), 1);
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The dots this delta speaks about.
+    ///
+    /// ```
+    /// use quorate_crdt::OrSet;
+    /// let mut s = OrSet::<u32, u8>::new();
+    /// let d = s.add(1, 5)?;
+    /// assert_eq!(d.context().version_vector().get(&1), 1);
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn context(&self) -> &CausalContext<A> {
+        &self.ctx
+    }
+
+    /// True for deltas that speak for a whole state (`to_delta`, `delta_since`).
+    ///
+    /// ```
+    /// use quorate_crdt::{DeltaCrdt, OrSet};
+    /// let s = OrSet::<u32, u8>::new();
+    /// assert!(s.to_delta().is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+}
+
+/// A context with holes: `ctx` minus the `keep` dots.
+struct Eff<'a, A> {
+    ctx: &'a CausalContext<A>,
+    keep: &'a [Dot<A>],
+}
+
+impl<A: Actor> DotView<A> for Eff<'_, A> {
+    #[inline]
+    fn has(&self, dot: &Dot<A>) -> bool {
+        self.ctx.contains(dot) && (self.keep.is_empty() || self.keep.binary_search(dot).is_err())
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
+    fn eff(&self) -> Eff<'_, A> {
+        Eff {
+            ctx: &self.ctx,
+            keep: &self.keep,
+        }
+    }
+
+    pub(crate) fn mutation(store: S, ctx: CausalContext<A>) -> Self {
+        Self {
+            store,
+            ctx,
+            keep: Vec::new(),
+            full: false,
+        }
+    }
+
+    /// Checks the delta on its own: compact context, `keep` sorted and inside the context, every
+    /// stored dot in the effective context and stored once.
+    fn validate_alone(&self) -> Result<(), ValidationError> {
+        self.ctx.validate()?;
+        if self.keep.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ValidationError::DuplicateDot);
+        }
+        if self.keep.iter().any(|d| !self.ctx.contains(d)) {
+            return Err(ValidationError::DotNotInContext);
+        }
+        let mut seen = HashSet::new();
+        self.store.check(&self.eff(), &mut seen, true)
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> Causal<S, A> {
+    /// Joins a delta (see [`DeltaCrdt::join_delta`]).
+    pub(crate) fn apply_delta(&mut self, d: &CausalDelta<S, A>) {
+        let opts = JoinOpts {
+            keys_only: !d.full,
+            prune: true,
+        };
+        self.store.join_store(&self.ctx, &d.store, &d.eff(), opts);
+        self.ctx.join(&d.ctx);
+    }
+
+    pub(crate) fn check_delta(&self, d: &CausalDelta<S, A>) -> Result<(), ValidationError> {
+        d.validate_alone()?;
+        if d.keep.iter().any(|k| !self.ctx.contains(k)) {
+            return Err(ValidationError::UnknownKeptDot);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn merge_deltas(group: &mut CausalDelta<S, A>, d: &CausalDelta<S, A>) {
+        let opts = JoinOpts {
+            keys_only: !d.full,
+            prune: false,
+        };
+        let keep = if group.keep.is_empty() && d.keep.is_empty() {
+            Vec::new()
+        } else {
+            // keep = (K1 ∩ K2) ∪ (K1 \ C2) ∪ (K2 \ C1)
+            let mut k: Vec<Dot<A>> = group
+                .keep
+                .iter()
+                .filter(|x| d.keep.binary_search(x).is_ok() || !d.ctx.contains(x))
+                .chain(d.keep.iter().filter(|x| !group.ctx.contains(x)))
+                .cloned()
+                .collect();
+            k.sort();
+            k.dedup();
+            k
+        };
+        {
+            let g_eff = Eff {
+                ctx: &group.ctx,
+                keep: &group.keep,
+            };
+            group.store.join_store(&g_eff, &d.store, &d.eff(), opts);
+        }
+        group.ctx.join(&d.ctx);
+        group.keep = keep;
+        group.full |= d.full;
+    }
+
+    pub(crate) fn full_delta(&self) -> CausalDelta<S, A> {
+        CausalDelta {
+            store: self.store.clone(),
+            ctx: self.ctx.clone(),
+            keep: Vec::new(),
+            full: true,
+        }
+    }
+
+    pub(crate) fn since(&self, seen: &VersionVector<A>) -> CausalDelta<S, A> {
+        let mut keep = Vec::new();
+        self.store.for_each_dot(&mut |d| {
+            if seen.contains(d) {
+                keep.push(d.clone());
+            }
+        });
+        keep.sort();
+        CausalDelta {
+            store: self.store.since(seen),
+            ctx: self.ctx.clone(),
+            keep,
+            full: true,
+        }
+    }
+
+    /// All dots of the store under the context, as a context (for remove deltas).
+    pub(crate) fn dots_context(store: &S) -> CausalContext<A> {
+        let mut dots = Vec::new();
+        store.for_each_dot(&mut |d| dots.push(d.clone()));
+        dots.into_iter().collect()
+    }
+
+    /// Canonical digest of the state.
+    pub(crate) fn digest(&self) -> Digest
+    where
+        Self: Canonical,
+    {
+        digest_of(self)
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> DeltaCrdt<A> for Causal<S, A> {
+    type Delta = CausalDelta<S, A>;
+
+    fn join_delta(&mut self, delta: &Self::Delta) {
+        self.apply_delta(delta);
+    }
+
+    fn validate_delta(&self, delta: &Self::Delta) -> Result<(), ValidationError> {
+        self.check_delta(delta)
+    }
+
+    fn merge_delta(group: &mut Self::Delta, delta: &Self::Delta) {
+        Self::merge_deltas(group, delta);
+    }
+
+    fn summary(&self) -> VersionVector<A> {
+        self.ctx.version_vector().clone()
+    }
+
+    fn delta_since(&self, seen: &VersionVector<A>) -> Self::Delta {
+        self.since(seen)
+    }
+
+    fn to_delta(&self) -> Self::Delta {
+        self.full_delta()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+fn table_of<S: DotStore<A>, A: Actor + Ord>(
+    store: &S,
+    ctx: &CausalContext<A>,
+    keep: &[Dot<A>],
+) -> ActorTable<A> {
+    let mut set = BTreeSet::new();
+    ctx.collect_actors(&mut set);
+    store_actors(store, &mut set);
+    for d in keep {
+        set.insert(d.actor.clone());
+    }
+    ActorTable::from_set(set)
+}
+
+impl<S: DotStore<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S, A> {
+    fn write<SI: Sink>(&self, s: &mut SI) {
+        write_header(s, tag::CAUSAL);
+        let t = table_of(&self.store, &self.ctx, &[]);
+        t.write(s);
+        self.ctx.write(s, &t);
+        self.store.write_store(s, &t);
+    }
+}
+
+impl_encode_via_canonical!([S: DotStore<A>, A: Actor + quorate_clocks::Encode] Causal<S, A>);
+
+impl<S: DotStore<A>, A: Actor + Decode> Decode for Causal<S, A> {
+    fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
+        read_header(buf, tag::CAUSAL)?;
+        let actors: Vec<A> = read_actors(buf)?;
+        let ctx = CausalContext::read(buf, &actors)?;
+        let store = S::read_store(buf, &actors)?;
+        let c = Self { store, ctx };
+        c.validate()
+            .map_err(|_| DecodeError::Invalid("causal state violates an invariant"))?;
+        Ok(c)
+    }
+}
+
+impl<S: DotStore<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalDelta<S, A> {
+    fn write<SI: Sink>(&self, s: &mut SI) {
+        write_header(s, tag::CAUSAL_DELTA);
+        s.byte(u8::from(self.full));
+        let t = table_of(&self.store, &self.ctx, &self.keep);
+        t.write(s);
+        self.ctx.write(s, &t);
+        put_len(s, self.keep.len());
+        for d in &self.keep {
+            t.put_dot(s, d);
+        }
+        self.store.write_store(s, &t);
+    }
+}
+
+impl_encode_via_canonical!([S: DotStore<A>, A: Actor + quorate_clocks::Encode] CausalDelta<S, A>);
+
+impl<S: DotStore<A>, A: Actor + Decode> Decode for CausalDelta<S, A> {
+    fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
+        read_header(buf, tag::CAUSAL_DELTA)?;
+        let full = match u8::decode(buf)? {
+            0 => false,
+            1 => true,
+            _ => return Err(DecodeError::Invalid("delta flag")),
+        };
+        let actors: Vec<A> = read_actors(buf)?;
+        let ctx = CausalContext::read(buf, &actors)?;
+        let n = get_len(buf, 2)?;
+        let mut keep: Vec<Dot<A>> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let d = read_dot(buf, &actors)?;
+            if keep.last().is_some_and(|p| *p >= d) {
+                return Err(DecodeError::Invalid("kept dots not strictly ascending"));
+            }
+            keep.push(d);
+        }
+        let store = S::read_store(buf, &actors)?;
+        let d = Self {
+            store,
+            ctx,
+            keep,
+            full,
+        };
+        d.validate_alone()
+            .map_err(|_| DecodeError::Invalid("causal delta violates an invariant"))?;
+        Ok(d)
+    }
+}
+
+impl_serde_via_codec!([S: DotStore<A>, A: Actor + quorate_clocks::Encode + Decode] Causal<S, A>);
+impl_serde_via_codec!([S: DotStore<A>, A: Actor + quorate_clocks::Encode + Decode] CausalDelta<S, A>);

@@ -1,0 +1,797 @@
+//! Dot stores: the payload half of a causal CRDT (the other half is the causal context).
+//!
+//! Three stores compose every causal type in the crate, after Almeida, Shoker and Baquero's
+//! delta-state paper:
+//!
+//! * [`DotSet`]: a set of dots (an enable-wins flag; the entry of one OR-set element);
+//! * [`DotFun`]: dots mapped to values (a multi-value register);
+//! * [`DotMap`]: keys mapped to nested stores (OR-set, remove-wins set, OR-map).
+//!
+//! Joins follow one rule at every level: a dot survives when both sides have it, or when one
+//! side has it and the other side's context has not seen it. A dot the other side has seen but
+//! no longer holds was removed there, so no tombstones are needed.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+
+use bytes::Buf;
+use quorate_clocks::{Actor, Decode, DecodeError, Dot, Encode, VersionVector, get_len};
+
+use crate::codec::{ActorTable, Sink, put_len, read_dot};
+use crate::context::DotView;
+use crate::error::ValidationError;
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// How a join treats keys (see `CausalDelta`).
+    #[derive(Debug, Clone, Copy)]
+    #[allow(unreachable_pub)] // Sealed-trait plumbing: public in a private module on purpose.
+    pub struct JoinOpts {
+        /// Visit only the keys present on the other side (deltas that name what they touch).
+        pub keys_only: bool,
+        /// Drop entries that become empty (states) or keep them as key hints (deltas).
+        pub prune: bool,
+    }
+
+    /// The operations of a dot store; sealed so the store algebra stays inside this crate.
+    #[allow(unreachable_pub)] // Sealed-trait plumbing: public in a private module on purpose.
+    pub trait Store<A: Actor>: Clone + PartialEq + fmt::Debug + Default + Send + Sync {
+        /// No dots anywhere (keys with empty values count as empty).
+        fn is_bottom(&self) -> bool;
+        /// Calls `f` on every dot.
+        fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>));
+        /// Dot-store join against the two contexts.
+        fn join_store<C1: DotView<A>, C2: DotView<A>>(
+            &mut self,
+            mine: &C1,
+            other: &Self,
+            theirs: &C2,
+            opts: JoinOpts,
+        );
+        /// Removes the dots `theirs` has seen (join with an empty store).
+        fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, prune: bool);
+        /// Same keys, all dots removed: the store part of a remove delta.
+        fn hollow(&self) -> Self;
+        /// Only the parts whose dots are not in `seen` (empty parts pruned).
+        fn since(&self, seen: &VersionVector<A>) -> Self;
+        /// Checks dot uniqueness, context coverage and (when `!allow_bottom`) absence of empty
+        /// entries.
+        fn check(
+            &self,
+            ctx: &dyn DotView<A>,
+            seen: &mut HashSet<Dot<A>>,
+            allow_bottom: bool,
+        ) -> Result<(), ValidationError>;
+        /// Canonical encoding of the store body.
+        fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>);
+        /// Decoding of the store body (structure only; `check` runs afterwards).
+        fn read_store<B: Buf>(buf: &mut B, actors: &[A]) -> Result<Self, DecodeError>;
+    }
+}
+
+pub(crate) use sealed::{JoinOpts, Store};
+
+/// A dot store usable inside [`Causal`](crate::Causal) values and as [`OrMap`](crate::OrMap)
+/// values: [`DotSet`], [`DotFun`] or [`DotMap`] of those.
+///
+/// The trait is sealed: the join algebra of the stores is what makes the causal types correct,
+/// so it is not open to outside implementations. Build new causal types by composing these.
+///
+/// ```
+/// use quorate_crdt::{DotMap, DotSet, DotStore};
+/// fn empty<S: DotStore<u8>>(s: &S) -> bool { s.is_empty() }
+/// assert!(empty(&DotMap::<u32, DotSet<u8>>::default()));
+/// ```
+pub trait DotStore<A: Actor>: Store<A> {
+    /// True when the store holds no dots.
+    fn is_empty(&self) -> bool {
+        self.is_bottom()
+    }
+
+    /// All dots of the store, in no particular order.
+    ///
+    /// ```
+    /// use quorate_crdt::{DotStore, EwFlag};
+    /// let mut f = EwFlag::<u8>::new();
+    /// f.enable(1)?;
+    /// assert_eq!(f.as_causal().store().dots().len(), 1);
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    fn dots(&self) -> Vec<Dot<A>> {
+        let mut out = Vec::new();
+        self.for_each_dot(&mut |d| out.push(d.clone()));
+        out
+    }
+}
+
+impl<A: Actor, S: Store<A>> DotStore<A> for S {}
+
+fn check_dot<A: Actor>(
+    d: &Dot<A>,
+    ctx: &dyn DotView<A>,
+    seen: &mut HashSet<Dot<A>>,
+) -> Result<(), ValidationError> {
+    if d.counter == 0 {
+        return Err(ValidationError::ZeroCounter);
+    }
+    if !ctx.has(d) {
+        return Err(ValidationError::DotNotInContext);
+    }
+    if !seen.insert(d.clone()) {
+        return Err(ValidationError::DuplicateDot);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// DotSet
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Dots<A> {
+    One(Dot<A>),
+    /// Sorted, strictly ascending, length never 1.
+    Many(Vec<Dot<A>>),
+}
+
+/// A set of dots: the store of an enable-wins flag and of each OR-set element.
+///
+/// Holds one dot inline (the common case: an element added once) and spills to a sorted vector
+/// only when concurrent adds leave several.
+///
+/// ```
+/// use quorate_crdt::{DotSet, DotStore};
+/// use quorate_clocks::Dot;
+/// let s: DotSet<u8> = [Dot::new(1, 1)].into_iter().collect();
+/// assert_eq!(s.len(), 1);
+/// assert!(!s.is_empty());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DotSet<A> {
+    dots: Dots<A>,
+}
+
+impl<A> Default for DotSet<A> {
+    fn default() -> Self {
+        Self {
+            dots: Dots::Many(Vec::new()),
+        }
+    }
+}
+
+impl<A: fmt::Debug> fmt::Debug for DotSet<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.as_slice()).finish()
+    }
+}
+
+impl<A> DotSet<A> {
+    /// The dots, ascending.
+    ///
+    /// ```
+    /// use quorate_crdt::DotSet;
+    /// assert!(DotSet::<u8>::default().as_slice().is_empty());
+    /// ```
+    pub fn as_slice(&self) -> &[Dot<A>] {
+        match &self.dots {
+            Dots::One(d) => std::slice::from_ref(d),
+            Dots::Many(v) => v,
+        }
+    }
+
+    /// Number of dots.
+    ///
+    /// ```
+    /// assert_eq!(quorate_crdt::DotSet::<u8>::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// A set holding exactly `dot`.
+    ///
+    /// ```
+    /// use quorate_clocks::Dot;
+    /// assert_eq!(quorate_crdt::DotSet::single(Dot::new(1u8, 1)).len(), 1);
+    /// ```
+    pub fn single(dot: Dot<A>) -> Self {
+        Self {
+            dots: Dots::One(dot),
+        }
+    }
+
+    fn from_sorted(mut v: Vec<Dot<A>>) -> Self {
+        if v.len() == 1 {
+            if let Some(d) = v.pop() {
+                return Self::single(d);
+            }
+        }
+        Self { dots: Dots::Many(v) }
+    }
+}
+
+impl<A: Actor> FromIterator<Dot<A>> for DotSet<A> {
+    fn from_iter<I: IntoIterator<Item = Dot<A>>>(iter: I) -> Self {
+        let mut v: Vec<Dot<A>> = iter.into_iter().collect();
+        v.sort();
+        v.dedup();
+        Self::from_sorted(v)
+    }
+}
+
+/// Dot-set join on sorted slices; `None` when the result equals `s`.
+fn join_dot_slices<A: Actor, C1: DotView<A>, C2: DotView<A>>(
+    s: &[Dot<A>],
+    mine: &C1,
+    t: &[Dot<A>],
+    theirs: &C2,
+) -> Option<Vec<Dot<A>>> {
+    if s == t {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() + t.len());
+    let (mut i, mut j) = (0, 0);
+    let mut changed = false;
+    loop {
+        match (s.get(i), t.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                out.push(a.clone());
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                if theirs.has(a) {
+                    changed = true;
+                } else {
+                    out.push(a.clone());
+                }
+                i += 1;
+            }
+            (Some(a), None) => {
+                if theirs.has(a) {
+                    changed = true;
+                } else {
+                    out.push(a.clone());
+                }
+                i += 1;
+            }
+            (_, Some(b)) => {
+                if !mine.has(b) {
+                    out.push(b.clone());
+                    changed = true;
+                }
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    changed.then_some(out)
+}
+
+impl<A: Actor> Store<A> for DotSet<A> {
+    fn is_bottom(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>)) {
+        for d in self.as_slice() {
+            f(d);
+        }
+    }
+
+    #[inline]
+    fn join_store<C1: DotView<A>, C2: DotView<A>>(
+        &mut self,
+        mine: &C1,
+        other: &Self,
+        theirs: &C2,
+        _opts: JoinOpts,
+    ) {
+        if let Some(v) = join_dot_slices(self.as_slice(), mine, other.as_slice(), theirs) {
+            *self = Self::from_sorted(v);
+        }
+    }
+
+    fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, _prune: bool) {
+        match &mut self.dots {
+            Dots::One(d) => {
+                if theirs.has(d) {
+                    *self = Self::default();
+                }
+            }
+            Dots::Many(v) => {
+                v.retain(|d| !theirs.has(d));
+                if v.len() == 1 {
+                    let v = std::mem::take(v);
+                    *self = Self::from_sorted(v);
+                }
+            }
+        }
+    }
+
+    fn hollow(&self) -> Self {
+        Self::default()
+    }
+
+    fn since(&self, seen: &VersionVector<A>) -> Self {
+        Self::from_sorted(
+            self.as_slice()
+                .iter()
+                .filter(|d| !seen.contains(d))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn check(
+        &self,
+        ctx: &dyn DotView<A>,
+        seen: &mut HashSet<Dot<A>>,
+        _allow_bottom: bool,
+    ) -> Result<(), ValidationError> {
+        if let Dots::Many(v) = &self.dots {
+            if v.len() == 1 || v.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(ValidationError::DuplicateDot);
+            }
+        }
+        for d in self.as_slice() {
+            check_dot(d, ctx, seen)?;
+        }
+        Ok(())
+    }
+
+    fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>) {
+        let dots = self.as_slice();
+        put_len(s, dots.len());
+        for d in dots {
+            t.put_dot(s, d);
+        }
+    }
+
+    fn read_store<B: Buf>(buf: &mut B, actors: &[A]) -> Result<Self, DecodeError> {
+        let n = get_len(buf, 2)?;
+        let mut v: Vec<Dot<A>> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let d = read_dot(buf, actors)?;
+            if v.last().is_some_and(|p| *p >= d) {
+                return Err(DecodeError::Invalid("dot set not strictly ascending"));
+            }
+            v.push(d);
+        }
+        Ok(Self::from_sorted(v))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DotFun
+
+/// Dots mapped to values: the store of a multi-value register.
+///
+/// Each write gets a fresh dot; concurrent writes keep their dots, so every concurrent value
+/// survives until a write that has seen them replaces them all.
+///
+/// ```
+/// use quorate_crdt::{DotFun, DotStore};
+/// let f = DotFun::<&str, u8>::default();
+/// assert!(f.is_empty());
+/// assert_eq!(f.values().count(), 0);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DotFun<V, A> {
+    /// Sorted by dot, strictly ascending.
+    entries: Vec<(Dot<A>, V)>,
+}
+
+impl<V, A> Default for DotFun<V, A> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V: fmt::Debug, A: fmt::Debug> fmt::Debug for DotFun<V, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(d, v)| (d, v)))
+            .finish()
+    }
+}
+
+impl<V, A> DotFun<V, A> {
+    /// The values, ordered by their dots.
+    ///
+    /// ```
+    /// assert_eq!(quorate_crdt::DotFun::<u8, u8>::default().values().count(), 0);
+    /// ```
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// The (dot, value) entries, ordered by dot.
+    ///
+    /// ```
+    /// assert_eq!(quorate_crdt::DotFun::<u8, u8>::default().entries().len(), 0);
+    /// ```
+    pub fn entries(&self) -> &[(Dot<A>, V)] {
+        &self.entries
+    }
+
+    pub(crate) fn single(dot: Dot<A>, v: V) -> Self {
+        Self {
+            entries: vec![(dot, v)],
+        }
+    }
+}
+
+/// Values a [`DotFun`] (register) may hold.
+///
+/// Blanket-implemented for every type with the listed bounds.
+pub trait RegisterValue:
+    Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static
+{
+}
+impl<T: Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static> RegisterValue for T {}
+
+impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
+    fn is_bottom(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>)) {
+        for (d, _) in &self.entries {
+            f(d);
+        }
+    }
+
+    fn join_store<C1: DotView<A>, C2: DotView<A>>(
+        &mut self,
+        mine: &C1,
+        other: &Self,
+        theirs: &C2,
+        _opts: JoinOpts,
+    ) {
+        if self.entries == other.entries {
+            return;
+        }
+        let s = std::mem::take(&mut self.entries);
+        let t = &other.entries;
+        let mut out = Vec::with_capacity(s.len() + t.len());
+        let mut j = 0;
+        for (d, v) in s {
+            while let Some((od, ov)) = t.get(j) {
+                if *od >= d {
+                    break;
+                }
+                if !mine.has(od) {
+                    out.push((od.clone(), ov.clone()));
+                }
+                j += 1;
+            }
+            if t.get(j).is_some_and(|(od, _)| *od == d) {
+                j += 1;
+                out.push((d, v));
+            } else if !theirs.has(&d) {
+                out.push((d, v));
+            }
+        }
+        for (od, ov) in t.iter().skip(j) {
+            if !mine.has(od) {
+                out.push((od.clone(), ov.clone()));
+            }
+        }
+        self.entries = out;
+    }
+
+    fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, _prune: bool) {
+        self.entries.retain(|(d, _)| !theirs.has(d));
+    }
+
+    fn hollow(&self) -> Self {
+        Self::default()
+    }
+
+    fn since(&self, seen: &VersionVector<A>) -> Self {
+        Self {
+            entries: self
+                .entries
+                .iter()
+                .filter(|(d, _)| !seen.contains(d))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn check(
+        &self,
+        ctx: &dyn DotView<A>,
+        seen: &mut HashSet<Dot<A>>,
+        _allow_bottom: bool,
+    ) -> Result<(), ValidationError> {
+        if self.entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(ValidationError::DuplicateDot);
+        }
+        for (d, _) in &self.entries {
+            check_dot(d, ctx, seen)?;
+        }
+        Ok(())
+    }
+
+    fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>) {
+        put_len(s, self.entries.len());
+        for (d, v) in &self.entries {
+            t.put_dot(s, d);
+            s.item(v);
+        }
+    }
+
+    fn read_store<B: Buf>(buf: &mut B, actors: &[A]) -> Result<Self, DecodeError> {
+        let n = get_len(buf, 3)?;
+        let mut entries: Vec<(Dot<A>, V)> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let d = read_dot(buf, actors)?;
+            if entries.last().is_some_and(|(p, _)| *p >= d) {
+                return Err(DecodeError::Invalid("dot function not strictly ascending"));
+            }
+            let v = V::decode(buf)?;
+            entries.push((d, v));
+        }
+        Ok(Self { entries })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DotMap
+
+/// Keys mapped to nested dot stores: OR-set (`DotMap<T, DotSet>`), remove-wins set and OR-map.
+///
+/// All keys share the enclosing value's causal context, so a dot is unique across the whole map
+/// and removing a key only needs to name the dots it observed under that key.
+///
+/// ```
+/// use quorate_crdt::{DotMap, DotSet, DotStore};
+/// let m = DotMap::<String, DotSet<u8>>::default();
+/// assert!(m.is_empty());
+/// assert_eq!(m.len(), 0);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DotMap<K, S> {
+    map: BTreeMap<K, S>,
+}
+
+impl<K, S> Default for DotMap<K, S> {
+    fn default() -> Self {
+        Self {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: fmt::Debug, S: fmt::Debug> fmt::Debug for DotMap<K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.map.iter()).finish()
+    }
+}
+
+impl<K, S> DotMap<K, S> {
+    /// Number of keys.
+    ///
+    /// ```
+    /// assert_eq!(quorate_crdt::DotMap::<u8, quorate_crdt::DotSet<u8>>::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The entries, ascending by key.
+    ///
+    /// ```
+    /// let m = quorate_crdt::DotMap::<u8, quorate_crdt::DotSet<u8>>::default();
+    /// assert_eq!(m.iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, K, S> {
+        self.map.iter()
+    }
+
+    /// The nested store of `key`.
+    ///
+    /// ```
+    /// let m = quorate_crdt::DotMap::<u8, quorate_crdt::DotSet<u8>>::default();
+    /// assert!(m.get(&1).is_none());
+    /// ```
+    pub fn get(&self, key: &K) -> Option<&S>
+    where
+        K: Ord,
+    {
+        self.map.get(key)
+    }
+
+    pub(crate) fn map(&self) -> &BTreeMap<K, S> {
+        &self.map
+    }
+
+    pub(crate) fn map_mut(&mut self) -> &mut BTreeMap<K, S> {
+        &mut self.map
+    }
+}
+
+/// Keys a [`DotMap`] (OR-set element, OR-map key) may use.
+///
+/// Blanket-implemented for every type with the listed bounds.
+pub trait Key: Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static {}
+impl<T: Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static> Key for T {}
+
+impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
+    fn is_bottom(&self) -> bool {
+        self.map.values().all(Store::is_bottom)
+    }
+
+    fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>)) {
+        for v in self.map.values() {
+            v.for_each_dot(f);
+        }
+    }
+
+    fn join_store<C1: DotView<A>, C2: DotView<A>>(
+        &mut self,
+        mine: &C1,
+        other: &Self,
+        theirs: &C2,
+        opts: JoinOpts,
+    ) {
+        if opts.keys_only {
+            for (k, ov) in &other.map {
+                match self.map.get_mut(k) {
+                    Some(v) => {
+                        v.join_store(mine, ov, theirs, opts);
+                        if opts.prune && v.is_bottom() {
+                            self.map.remove(k);
+                        }
+                    }
+                    None => {
+                        let mut v = ov.clone();
+                        v.drop_covered(mine, opts.prune);
+                        if !(opts.prune && v.is_bottom()) {
+                            self.map.insert(k.clone(), v);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        // Full join: one ordered walk over both maps.
+        let mut inserts: Vec<(K, S)> = Vec::new();
+        let mut emptied = false;
+        let mut oit = other.map.iter().peekable();
+        for (k, v) in self.map.iter_mut() {
+            while let Some((ok, ov)) = oit.next_if(|(ok, _)| *ok < k) {
+                let mut nv = ov.clone();
+                nv.drop_covered(mine, opts.prune);
+                if !(opts.prune && nv.is_bottom()) {
+                    inserts.push((ok.clone(), nv));
+                }
+            }
+            if let Some((_, ov)) = oit.next_if(|(ok, _)| *ok == k) {
+                v.join_store(mine, ov, theirs, opts);
+            } else {
+                v.drop_covered(theirs, opts.prune);
+            }
+            if opts.prune && v.is_bottom() {
+                emptied = true;
+            }
+        }
+        for (ok, ov) in oit {
+            let mut nv = ov.clone();
+            nv.drop_covered(mine, opts.prune);
+            if !(opts.prune && nv.is_bottom()) {
+                inserts.push((ok.clone(), nv));
+            }
+        }
+        if emptied {
+            self.map.retain(|_, v| !v.is_bottom());
+        }
+        if inserts.len() > 16 && inserts.len() * 8 > self.map.len() {
+            // Many new keys: rebuild from the two sorted sequences in linear time.
+            let old = std::mem::take(&mut self.map);
+            self.map = merge_sorted(old.into_iter(), inserts.into_iter()).collect();
+        } else {
+            self.map.extend(inserts);
+        }
+    }
+
+    fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, prune: bool) {
+        for v in self.map.values_mut() {
+            v.drop_covered(theirs, prune);
+        }
+        if prune {
+            self.map.retain(|_, v| !v.is_bottom());
+        }
+    }
+
+    fn hollow(&self) -> Self {
+        Self {
+            map: self.map.iter().map(|(k, v)| (k.clone(), v.hollow())).collect(),
+        }
+    }
+
+    fn since(&self, seen: &VersionVector<A>) -> Self {
+        Self {
+            map: self
+                .map
+                .iter()
+                .filter_map(|(k, v)| {
+                    let s = v.since(seen);
+                    (!s.is_bottom()).then(|| (k.clone(), s))
+                })
+                .collect(),
+        }
+    }
+
+    fn check(
+        &self,
+        ctx: &dyn DotView<A>,
+        seen: &mut HashSet<Dot<A>>,
+        allow_bottom: bool,
+    ) -> Result<(), ValidationError> {
+        for v in self.map.values() {
+            if !allow_bottom && v.is_bottom() {
+                return Err(ValidationError::EmptyEntry);
+            }
+            v.check(ctx, seen, allow_bottom)?;
+        }
+        Ok(())
+    }
+
+    fn write_store<S2: Sink>(&self, s: &mut S2, t: &ActorTable<A>) {
+        put_len(s, self.map.len());
+        for (k, v) in &self.map {
+            s.item(k);
+            v.write_store(s, t);
+        }
+    }
+
+    fn read_store<B: Buf>(buf: &mut B, actors: &[A]) -> Result<Self, DecodeError> {
+        let n = get_len(buf, 2)?;
+        let mut map = BTreeMap::new();
+        let mut last: Option<K> = None;
+        for _ in 0..n {
+            let k = K::decode(buf)?;
+            if last.as_ref().is_some_and(|p| *p >= k) {
+                return Err(DecodeError::Invalid("map keys not strictly ascending"));
+            }
+            let v = S::read_store(buf, actors)?;
+            last = Some(k.clone());
+            map.insert(k, v);
+        }
+        Ok(Self { map })
+    }
+}
+
+/// Merges two ascending sequences with disjoint keys.
+fn merge_sorted<K: Ord, V>(
+    a: impl Iterator<Item = (K, V)>,
+    b: impl Iterator<Item = (K, V)>,
+) -> impl Iterator<Item = (K, V)> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some((ka, _)), Some((kb, _))) => {
+            if ka <= kb {
+                a.next()
+            } else {
+                b.next()
+            }
+        }
+        (Some(_), None) => a.next(),
+        (None, _) => b.next(),
+    })
+}
+
+/// Collects the actors of every dot of a store.
+pub(crate) fn store_actors<A: Actor, S: Store<A>>(s: &S, out: &mut BTreeSet<A>) {
+    s.for_each_dot(&mut |d| {
+        if !out.contains(&d.actor) {
+            out.insert(d.actor.clone());
+        }
+    });
+}

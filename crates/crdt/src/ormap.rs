@@ -1,0 +1,212 @@
+//! [`OrMap`]: keys mapped to nested causal CRDTs, with reset-remove semantics.
+
+use quorate_clocks::Actor;
+
+use crate::causal::{Causal, CausalDelta};
+use crate::dotstore::{DotMap, Key, Store};
+use crate::wrap::{Embed, causal_type, observed};
+
+/// Delta of an [`OrMap`].
+pub type OrMapDelta<K, V, A> = CausalDelta<DotMap<K, <V as Embed<A>>::Store>, A>;
+
+causal_type! {
+    /// An observed-remove map of nested causal CRDTs ([`MvReg`](crate::MvReg),
+    /// [`OrSet`](crate::OrSet), [`EwFlag`](crate::EwFlag), [`RwSet`](crate::RwSet) or another
+    /// `OrMap`), with reset-remove semantics.
+    ///
+    /// All values share the map's causal context. Removing a key removes exactly the dots this
+    /// replica observed under it (its value is "reset"); an update made concurrently elsewhere has
+    /// dots the remove did not observe, so it survives and the key comes back holding only that
+    /// update, as in Riak DT's map and Akka's `ORMap`. A key is present while its value holds
+    /// at least one dot.
+    ///
+    /// Metadata: the nested values' dots plus one context for the whole map.
+    ///
+    /// ```
+    /// use quorate_crdt::{Crdt, MvReg, OrMap};
+    /// let mut a = OrMap::<String, MvReg<u32, u8>, u8>::new();
+    /// a.update("age".to_string(), |r| r.write_delta(1, 41))?;
+    /// let mut b = a.clone();
+    /// b.remove(&"age".to_string());                          // b removes what it saw
+    /// a.update("age".to_string(), |r| r.write_delta(1, 42))?; // concurrent update
+    /// a.join(&b);
+    /// let age = a.get(&"age".to_string()).expect("update survives");
+    /// assert_eq!(age.values().collect::<Vec<_>>(), [&42]);
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    OrMap[K, V, A] [K: Key, V: Embed<A>, A: Actor] store = DotMap<K, <V as Embed<A>>::Store>;
+}
+
+impl<K: Key, V: Embed<A>, A: Actor> OrMap<K, V, A> {
+    /// Number of keys.
+    ///
+    /// ```
+    /// use quorate_crdt::{EwFlag, OrMap};
+    /// assert_eq!(OrMap::<u8, EwFlag<u8>, u8>::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.store.len()
+    }
+
+    /// True when the map has no keys.
+    ///
+    /// ```
+    /// use quorate_crdt::{EwFlag, OrMap};
+    /// assert!(OrMap::<u8, EwFlag<u8>, u8>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.inner.store.len() == 0
+    }
+
+    /// True when `key` is present.
+    ///
+    /// ```
+    /// use quorate_crdt::{EwFlag, OrMap};
+    /// let mut m = OrMap::<u8, EwFlag<u8>, u8>::new();
+    /// m.update(7, |f| f.enable_delta(1))?;
+    /// assert!(m.contains_key(&7));
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.inner.store.map().contains_key(key)
+    }
+
+    /// The keys, ascending.
+    ///
+    /// ```
+    /// use quorate_crdt::{EwFlag, OrMap};
+    /// let mut m = OrMap::<u8, EwFlag<u8>, u8>::new();
+    /// m.update(7, |f| f.enable_delta(1))?;
+    /// assert_eq!(m.keys().copied().collect::<Vec<_>>(), [7]);
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
+        self.inner.store.map().keys()
+    }
+
+    /// The nested store of `key` (cheap; for typed reads use [`OrMap::get`]).
+    ///
+    /// ```
+    /// use quorate_crdt::{EwFlag, OrMap};
+    /// let m = OrMap::<u8, EwFlag<u8>, u8>::new();
+    /// assert!(m.get_store(&7).is_none());
+    /// ```
+    pub fn get_store(&self, key: &K) -> Option<&V::Store> {
+        self.inner.store.map().get(key)
+    }
+
+    /// The value of `key` as its own CRDT type (clones the value and the map's context).
+    ///
+    /// ```
+    /// use quorate_crdt::{EwFlag, OrMap};
+    /// let mut m = OrMap::<u8, EwFlag<u8>, u8>::new();
+    /// m.update(7, |f| f.enable_delta(1))?;
+    /// assert!(m.get(&7).is_some_and(|f| f.is_enabled()));
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.inner.store.map().get(key).map(|s| {
+            V::from_causal(Causal {
+                store: s.clone(),
+                ctx: self.inner.ctx.clone(),
+            })
+        })
+    }
+
+    /// The delta of updating `key` with a nested delta mutator, without applying it.
+    ///
+    /// `f` receives the current value (empty if the key is absent) and returns a delta from one of
+    /// the value type's `*_delta` mutators; the value shares the map's context, so its dots are
+    /// unique across the map.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns.
+    ///
+    /// ```
+    /// use quorate_crdt::{DeltaCrdt, OrMap, OrSet};
+    /// let mut m = OrMap::<u8, OrSet<u32, u8>, u8>::new();
+    /// let d = m.update_delta(5, |s| s.add_delta(1, 99))?;
+    /// m.join_delta(&d);
+    /// assert!(m.get(&5).is_some_and(|s| s.contains(&99)));
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn update_delta<E, F>(&self, key: K, f: F) -> Result<OrMapDelta<K, V, A>, E>
+    where
+        F: FnOnce(&V) -> Result<CausalDelta<V::Store, A>, E>,
+    {
+        let value = V::from_causal(Causal {
+            store: self.inner.store.map().get(&key).cloned().unwrap_or_default(),
+            ctx: self.inner.ctx.clone(),
+        });
+        let inner = f(&value)?;
+        let mut store = DotMap::default();
+        store.map_mut().insert(key, inner.store);
+        Ok(CausalDelta {
+            store,
+            ctx: inner.ctx,
+            keep: inner.keep,
+            full: false,
+        })
+    }
+
+    /// Updates `key` with a nested delta mutator; returns the map delta.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns (the map is then unchanged).
+    ///
+    /// ```
+    /// use quorate_crdt::{MvReg, OrMap};
+    /// let mut m = OrMap::<&str, MvReg<u32, u8>, u8>::new();
+    /// m.update("score", |r| r.write_delta(1, 10))?;
+    /// assert!(m.contains_key(&"score"));
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn update<E, F>(&mut self, key: K, f: F) -> Result<OrMapDelta<K, V, A>, E>
+    where
+        F: FnOnce(&V) -> Result<CausalDelta<V::Store, A>, E>,
+    {
+        let d = self.update_delta(key, f)?;
+        self.inner.apply_delta(&d);
+        Ok(d)
+    }
+
+    /// The delta of removing `key` (exactly what this replica observed under it).
+    ///
+    /// ```
+    /// use quorate_crdt::{DeltaCrdt, EwFlag, OrMap};
+    /// let mut m = OrMap::<u8, EwFlag<u8>, u8>::new();
+    /// m.update(7, |f| f.enable_delta(1))?;
+    /// let d = m.remove_delta(&7);
+    /// m.join_delta(&d);
+    /// assert!(!m.contains_key(&7));
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn remove_delta(&self, key: &K) -> OrMapDelta<K, V, A> {
+        match self.inner.store.map().get(key) {
+            Some(v) => {
+                let mut store = DotMap::default();
+                store.map_mut().insert(key.clone(), v.hollow());
+                CausalDelta::mutation(store, observed(v))
+            }
+            None => CausalDelta::default(),
+        }
+    }
+
+    /// Removes `key` (reset-remove: concurrent updates elsewhere survive).
+    ///
+    /// ```
+    /// use quorate_crdt::{EwFlag, OrMap};
+    /// let mut m = OrMap::<u8, EwFlag<u8>, u8>::new();
+    /// m.update(7, |f| f.enable_delta(1))?;
+    /// m.remove(&7);
+    /// assert!(m.is_empty());
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn remove(&mut self, key: &K) -> OrMapDelta<K, V, A> {
+        let d = self.remove_delta(key);
+        self.inner.apply_delta(&d);
+        d
+    }
+}

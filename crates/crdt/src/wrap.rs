@@ -1,0 +1,175 @@
+//! The macro that turns `Causal<Store>` into a named public type.
+
+use quorate_clocks::Actor;
+
+use crate::causal::Causal;
+use crate::dotstore::DotStore;
+
+/// A causal type that can be nested as an [`OrMap`](crate::OrMap) value.
+///
+/// Implemented by [`OrSet`](crate::OrSet), [`RwSet`](crate::RwSet), [`MvReg`](crate::MvReg),
+/// [`EwFlag`](crate::EwFlag) and [`OrMap`](crate::OrMap) itself. A nested value shares the map's
+/// causal context, which is what gives the map reset-remove semantics: removing a key removes
+/// exactly the dots observed under it.
+///
+/// ```
+/// use quorate_crdt::{Embed, MvReg};
+/// let r = MvReg::<u32, u8>::new();
+/// let c = r.as_causal().clone();
+/// assert_eq!(MvReg::from_causal(c), r);
+/// ```
+pub trait Embed<A: Actor>: Sized {
+    /// The dot store of the type.
+    type Store: DotStore<A>;
+    /// Wraps a causal value.
+    fn from_causal(c: Causal<Self::Store, A>) -> Self;
+    /// The causal value.
+    fn as_causal(&self) -> &Causal<Self::Store, A>;
+}
+
+macro_rules! causal_type {
+    (
+        $(#[$meta:meta])*
+        $name:ident [$($gen:ident),*] [$($bound:tt)*] store = $store:ty;
+    ) => {
+        $(#[$meta])*
+        pub struct $name<$($bound)*> {
+            pub(crate) inner: $crate::causal::Causal<$store, A>,
+        }
+
+        impl<$($bound)*> Default for $name<$($gen),*> {
+            fn default() -> Self {
+                Self { inner: $crate::causal::Causal::default() }
+            }
+        }
+
+        impl<$($bound)*> Clone for $name<$($gen),*> {
+            fn clone(&self) -> Self {
+                Self { inner: self.inner.clone() }
+            }
+        }
+
+        impl<$($bound)*> PartialEq for $name<$($gen),*> {
+            fn eq(&self, other: &Self) -> bool {
+                self.inner == other.inner
+            }
+        }
+
+        impl<$($bound)*> Eq for $name<$($gen),*> {}
+
+        impl<$($bound)*> std::hash::Hash for $name<$($gen),*>
+        where
+            $store: std::hash::Hash,
+        {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.inner.hash(state);
+            }
+        }
+
+        impl<$($bound)*> std::fmt::Debug for $name<$($gen),*> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("store", &self.inner.store)
+                    .field("ctx", &self.inner.ctx)
+                    .finish()
+            }
+        }
+
+        impl<$($bound)*> $crate::wrap::Embed<A> for $name<$($gen),*> {
+            type Store = $store;
+            fn from_causal(c: $crate::causal::Causal<$store, A>) -> Self {
+                Self { inner: c }
+            }
+            fn as_causal(&self) -> &$crate::causal::Causal<$store, A> {
+                &self.inner
+            }
+        }
+
+        impl<$($bound)*> $name<$($gen),*> {
+            /// An empty replica. Does not allocate.
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// The underlying causal state (store and context).
+            pub fn as_causal(&self) -> &$crate::causal::Causal<$store, A> {
+                &self.inner
+            }
+
+            /// The causal context: every event this replica has seen.
+            pub fn context(&self) -> &$crate::context::CausalContext<A> {
+                &self.inner.ctx
+            }
+        }
+
+        impl<$($bound)*> $crate::traits::Crdt for $name<$($gen),*> {
+            fn join(&mut self, other: &Self) {
+                $crate::traits::Crdt::join(&mut self.inner, &other.inner);
+            }
+            fn validate(&self) -> Result<(), $crate::error::ValidationError> {
+                $crate::traits::Crdt::validate(&self.inner)
+            }
+        }
+
+        impl<$($bound)*> $crate::traits::DeltaCrdt<A> for $name<$($gen),*> {
+            type Delta = $crate::causal::CausalDelta<$store, A>;
+            fn join_delta(&mut self, delta: &Self::Delta) {
+                self.inner.apply_delta(delta);
+            }
+            fn validate_delta(&self, delta: &Self::Delta) -> Result<(), $crate::error::ValidationError> {
+                self.inner.check_delta(delta)
+            }
+            fn merge_delta(group: &mut Self::Delta, delta: &Self::Delta) {
+                $crate::causal::Causal::merge_deltas(group, delta);
+            }
+            fn summary(&self) -> quorate_clocks::VersionVector<A> {
+                self.inner.ctx.version_vector().clone()
+            }
+            fn delta_since(&self, seen: &quorate_clocks::VersionVector<A>) -> Self::Delta {
+                self.inner.since(seen)
+            }
+            fn to_delta(&self) -> Self::Delta {
+                self.inner.full_delta()
+            }
+        }
+
+        impl<$($bound)*> $name<$($gen),*>
+        where
+            A: quorate_clocks::Encode,
+        {
+            /// Digest of the canonical encoding: equal states have equal digests.
+            pub fn digest(&self) -> $crate::codec::Digest {
+                self.inner.digest()
+            }
+        }
+
+        impl<$($bound)*> quorate_clocks::Encode for $name<$($gen),*>
+        where
+            A: quorate_clocks::Encode,
+        {
+            fn encode<BM: bytes::BufMut>(&self, buf: &mut BM) {
+                self.inner.encode(buf);
+            }
+            fn encoded_len(&self) -> usize {
+                self.inner.encoded_len()
+            }
+        }
+
+        impl<$($bound)*> quorate_clocks::Decode for $name<$($gen),*>
+        where
+            A: quorate_clocks::Decode,
+        {
+            fn decode<BB: bytes::Buf>(buf: &mut BB) -> Result<Self, quorate_clocks::DecodeError> {
+                Ok(Self { inner: $crate::causal::Causal::decode(buf)? })
+            }
+        }
+
+        $crate::codec::impl_serde_via_codec!([$($bound)*] $name<$($gen),*>);
+    };
+}
+pub(crate) use causal_type;
+
+/// Builds a remove/observe context and a hollow store for a key's current value.
+pub(crate) fn observed<S: DotStore<A>, A: Actor>(s: &S) -> crate::context::CausalContext<A> {
+    Causal::<S, A>::dots_context(s)
+}
