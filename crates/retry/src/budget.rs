@@ -321,6 +321,9 @@ impl WindowedBudget {
 
     /// Records one request (a deposit of `percent` of a retry).
     ///
+    /// A deposit racing a window rotation may be charged to the closing window, which only
+    /// makes it expire sooner (the conservative direction).
+    ///
     /// ```
     /// # use std::time::Duration;
     /// let b = quorate_retry::WindowedBudget::new(Duration::from_secs(1), 0, 1.0)?;
@@ -349,6 +352,11 @@ impl WindowedBudget {
 
     /// Takes one retry if the balance allows it; the check and the charge are one atomic step.
     ///
+    /// A withdrawal is always charged to the window current when it takes effect, never to an
+    /// older one (that would let it expire early and fund an extra retry): if the window is
+    /// due to rotate and another thread is rotating it, the retry is refused rather than
+    /// waited for (a conservative answer for a few nanoseconds once per slot).
+    ///
     /// ```
     /// # use std::time::Duration;
     /// let b = quorate_retry::WindowedBudget::new(Duration::from_secs(1), 1, 0.0)?;
@@ -358,9 +366,17 @@ impl WindowedBudget {
     /// ```
     #[inline]
     pub fn withdraw(&self, now: u64) -> bool {
-        self.rotate_if_due(now);
-        let mut cur = self.state.load(Ordering::Relaxed);
+        let w = now / self.slot_nanos;
+        let mut cur = self.state.load(Ordering::Acquire);
         loop {
+            if w > self.window.load(Ordering::Acquire) {
+                if cur & ROTATING != 0 {
+                    return false;
+                }
+                self.rotate(w);
+                cur = self.state.load(Ordering::Acquire);
+                continue;
+            }
             let bal = dec(cur);
             if bal < self.withdraw {
                 return false;
@@ -368,7 +384,7 @@ impl WindowedBudget {
             let next = (cur & ROTATING) | enc(bal - self.withdraw);
             match self
                 .state
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => return true,
                 Err(seen) => cur = seen,

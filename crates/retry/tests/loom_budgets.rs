@@ -37,20 +37,17 @@ fn windowed_deposit_races_rotation_without_losing_accounting() {
         });
         let got = b.try_withdraw(200_000_000, RetryCost::Standard).is_some();
         h.join().unwrap();
-        assert!(got, "the deposit from window 0 is still live");
-        // At 1.1 s the window-0 deposit has expired; the 0.2 s deposit is live but the 0.2 s
-        // withdrawal still counts against it: nothing left, whoever rotated.
+        // The withdrawal may be refused while the other thread rotates (conservative), but if
+        // granted it is charged to window 2, never to the closing window 0: at 1.1 s (window 0
+        // expired, window 2 live) the one live deposit funds a retry only if it was not used.
         let left = (0..3)
             .filter(|_| b.try_withdraw(1_100_000_000, RetryCost::Standard).is_some())
             .count();
-        assert_eq!(left, 0);
+        assert_eq!(usize::from(got) + left, 1, "got {got}, left {left}");
         let later = (0..3)
-            .filter(|_| b.try_withdraw(1_300_000_000, RetryCost::Standard).is_some())
+            .filter(|_| b.try_withdraw(2_500_000_000, RetryCost::Standard).is_some())
             .count();
-        assert_eq!(
-            later, 0,
-            "all expired by 1.3 s: nothing left, nothing conjured"
-        );
+        assert_eq!(later, 0, "everything expired: nothing conjured");
     });
 }
 
