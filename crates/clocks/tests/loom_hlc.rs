@@ -8,9 +8,14 @@ use quorate_clocks::{HybridClock, LamportClock, ManualClock, Timestamp};
 
 const BASE: u64 = 1 << 40;
 
+/// Counts explored interleavings, to prove the models really branch.
+static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 #[test]
 fn hlc_now_recv_observe_unique_and_monotonic() {
+    RUNS.store(0, std::sync::atomic::Ordering::SeqCst);
     loom::model(|| {
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let wall = ManualClock::new(BASE);
         let clock = Arc::new(HybridClock::new(wall.clone()));
         let remote = Timestamp::from_parts(BASE + (3 << 16), 5);
@@ -42,6 +47,8 @@ fn hlc_now_recv_observe_unique_and_monotonic() {
         all.dedup();
         assert_eq!(all.len(), n, "duplicate stamp");
     });
+    let runs = RUNS.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(runs > 10, "loom explored only {runs} interleavings");
 }
 
 #[test]
