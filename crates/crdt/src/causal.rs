@@ -11,7 +11,7 @@ use crate::codec::{
     put_len, read_actors, read_dot, read_header, tag, write_header,
 };
 use crate::context::{CausalContext, DotView};
-use crate::dotstore::{DotStore, JoinOpts, store_actors};
+use crate::dotstore::{DotStore, JoinOpts, StoreCodec, store_actors};
 use crate::error::ValidationError;
 use crate::traits::{Crdt, DeltaCrdt};
 
@@ -54,6 +54,42 @@ impl<S: fmt::Debug, A: fmt::Debug> fmt::Debug for Causal<S, A> {
             .field("store", &self.store)
             .field("ctx", &self.ctx)
             .finish()
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> Causal<S, A> {
+    /// Builds a state from a store and a context, checking every invariant.
+    ///
+    /// # Errors
+    ///
+    /// The first [`ValidationError`] (dot outside the context, dot used twice, empty entry,
+    /// uncompacted context).
+    ///
+    /// ```
+    /// use quorate_clocks::Dot;
+    /// use quorate_crdt::{Causal, CausalContext, DotSet, ValidationError};
+    /// let store: DotSet<u8> = [Dot::new(1, 5)].into_iter().collect();
+    /// let err = Causal::from_parts(store, CausalContext::new()).unwrap_err();
+    /// assert_eq!(err, ValidationError::DotNotInContext);
+    /// ```
+    pub fn from_parts(store: S, ctx: CausalContext<A>) -> Result<Self, ValidationError> {
+        let c = Self { store, ctx };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Builds a state without checking it, for values whose origin is trusted (or for tests
+    /// that need invalid values). Invalid values are still caught by [`Crdt::validate`] and by
+    /// the `try_join*` methods on the receiving side; joining one unchecked gives unspecified
+    /// (but memory-safe, panic-free) results.
+    ///
+    /// ```
+    /// use quorate_crdt::{Causal, CausalContext, Crdt, DotSet};
+    /// let c = Causal::new_unchecked(DotSet::<u8>::default(), CausalContext::new());
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn new_unchecked(store: S, ctx: CausalContext<A>) -> Self {
+        Self { store, ctx }
     }
 }
 
@@ -206,6 +242,23 @@ impl<A: Actor> DotView<A> for Eff<'_, A> {
 }
 
 impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
+    /// Builds a mutation delta (key-scoped, no kept dots) from a store and the context of the
+    /// dots it speaks about. Not validated here: receivers validate with `try_join_delta`.
+    ///
+    /// ```
+    /// use quorate_clocks::Dot;
+    /// use quorate_crdt::{CausalContext, CausalDelta, DeltaCrdt, DotSet, EwFlag};
+    /// let dot = Dot::new(1u8, 1);
+    /// let d = CausalDelta::new_unchecked(DotSet::single(dot), [dot].into_iter().collect());
+    /// let mut f = EwFlag::new();
+    /// f.try_join_delta(&d)?;
+    /// assert!(f.is_enabled());
+    /// # Ok::<(), quorate_crdt::ValidationError>(())
+    /// ```
+    pub fn new_unchecked(store: S, ctx: CausalContext<A>) -> Self {
+        Self::mutation(store, ctx)
+    }
+
     fn eff(&self) -> Eff<'_, A> {
         Eff {
             ctx: &self.ctx,
@@ -374,7 +427,7 @@ fn table_of<S: DotStore<A>, A: Actor + Ord>(
     ActorTable::from_set(set)
 }
 
-impl<S: DotStore<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S, A> {
+impl<S: StoreCodec<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S, A> {
     fn write<SI: Sink>(&self, s: &mut SI) {
         write_header(s, tag::CAUSAL);
         let t = table_of(&self.store, &self.ctx, &[]);
@@ -384,9 +437,9 @@ impl<S: DotStore<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S, 
     }
 }
 
-impl_encode_via_canonical!([S: DotStore<A>, A: Actor + quorate_clocks::Encode] Causal<S, A>);
+impl_encode_via_canonical!([S: StoreCodec<A>, A: Actor + quorate_clocks::Encode] Causal<S, A>);
 
-impl<S: DotStore<A>, A: Actor + Decode> Decode for Causal<S, A> {
+impl<S: StoreCodec<A>, A: Actor + Decode> Decode for Causal<S, A> {
     fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
         read_header(buf, tag::CAUSAL)?;
         let actors: Vec<A> = read_actors(buf)?;
@@ -399,7 +452,7 @@ impl<S: DotStore<A>, A: Actor + Decode> Decode for Causal<S, A> {
     }
 }
 
-impl<S: DotStore<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalDelta<S, A> {
+impl<S: StoreCodec<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalDelta<S, A> {
     fn write<SI: Sink>(&self, s: &mut SI) {
         write_header(s, tag::CAUSAL_DELTA);
         s.byte(u8::from(self.full));
@@ -414,9 +467,9 @@ impl<S: DotStore<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalDelt
     }
 }
 
-impl_encode_via_canonical!([S: DotStore<A>, A: Actor + quorate_clocks::Encode] CausalDelta<S, A>);
+impl_encode_via_canonical!([S: StoreCodec<A>, A: Actor + quorate_clocks::Encode] CausalDelta<S, A>);
 
-impl<S: DotStore<A>, A: Actor + Decode> Decode for CausalDelta<S, A> {
+impl<S: StoreCodec<A>, A: Actor + Decode> Decode for CausalDelta<S, A> {
     fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
         read_header(buf, tag::CAUSAL_DELTA)?;
         let full = match u8::decode(buf)? {
@@ -448,5 +501,5 @@ impl<S: DotStore<A>, A: Actor + Decode> Decode for CausalDelta<S, A> {
     }
 }
 
-impl_serde_via_codec!([S: DotStore<A>, A: Actor + quorate_clocks::Encode + Decode] Causal<S, A>);
-impl_serde_via_codec!([S: DotStore<A>, A: Actor + quorate_clocks::Encode + Decode] CausalDelta<S, A>);
+impl_serde_via_codec!([S: DotStore<A>, A: Actor] Causal<S, A>);
+impl_serde_via_codec!([S: DotStore<A>, A: Actor] CausalDelta<S, A>);

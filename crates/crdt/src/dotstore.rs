@@ -63,6 +63,11 @@ pub(crate) mod sealed {
             seen: &mut HashSet<Dot<A>>,
             allow_bottom: bool,
         ) -> Result<(), ValidationError>;
+    }
+
+    /// The canonical encoding of a store (only for stores whose keys and values encode).
+    #[allow(unreachable_pub)] // Sealed-trait plumbing: public in a private module on purpose.
+    pub trait StoreCodec<A: Actor>: Store<A> {
         /// Canonical encoding of the store body.
         fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>);
         /// Decoding of the store body (structure only; `check` runs afterwards).
@@ -70,7 +75,7 @@ pub(crate) mod sealed {
     }
 }
 
-pub(crate) use sealed::{JoinOpts, Store};
+pub(crate) use sealed::{JoinOpts, Store, StoreCodec};
 
 /// A dot store usable inside [`Causal`](crate::Causal) values and as [`OrMap`](crate::OrMap)
 /// values: [`DotSet`], [`DotFun`] or [`DotMap`] of those.
@@ -339,7 +344,9 @@ impl<A: Actor> Store<A> for DotSet<A> {
         }
         Ok(())
     }
+}
 
+impl<A: Actor> StoreCodec<A> for DotSet<A> {
     fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>) {
         let dots = self.as_slice();
         put_len(s, dots.len());
@@ -424,14 +431,22 @@ impl<V, A> DotFun<V, A> {
     }
 }
 
+impl<V, A: Ord> FromIterator<(Dot<A>, V)> for DotFun<V, A> {
+    /// Builds a dot function (sorted by dot; the first value of a repeated dot wins).
+    fn from_iter<I: IntoIterator<Item = (Dot<A>, V)>>(iter: I) -> Self {
+        let mut entries: Vec<(Dot<A>, V)> = iter.into_iter().collect();
+        entries.sort_by(|x, y| x.0.cmp(&y.0));
+        entries.dedup_by(|x, y| x.0 == y.0);
+        Self { entries }
+    }
+}
+
 /// Values a [`DotFun`] (register) may hold.
 ///
-/// Blanket-implemented for every type with the listed bounds.
-pub trait RegisterValue:
-    Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static
-{
-}
-impl<T: Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static> RegisterValue for T {}
+/// Blanket-implemented for every type with the listed bounds. Encoding additionally needs
+/// `quorate_clocks::{Encode, Decode}`.
+pub trait RegisterValue: Clone + Ord + fmt::Debug + Send + Sync + 'static {}
+impl<T: Clone + Ord + fmt::Debug + Send + Sync + 'static> RegisterValue for T {}
 
 impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
     fn is_bottom(&self) -> bool {
@@ -516,7 +531,9 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
         }
         Ok(())
     }
+}
 
+impl<V: RegisterValue + Encode + Decode, A: Actor> StoreCodec<A> for DotFun<V, A> {
     fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>) {
         put_len(s, self.entries.len());
         for (d, v) in &self.entries {
@@ -615,11 +632,22 @@ impl<K, S> DotMap<K, S> {
     }
 }
 
+impl<K: Ord, S> FromIterator<(K, S)> for DotMap<K, S> {
+    /// Builds a map (later duplicates win). No validation: a map built this way is checked when
+    /// it is joined with `try_join` or validated.
+    fn from_iter<I: IntoIterator<Item = (K, S)>>(iter: I) -> Self {
+        Self {
+            map: iter.into_iter().collect(),
+        }
+    }
+}
+
 /// Keys a [`DotMap`] (OR-set element, OR-map key) may use.
 ///
-/// Blanket-implemented for every type with the listed bounds.
-pub trait Key: Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static {}
-impl<T: Clone + Ord + fmt::Debug + Encode + Decode + Send + Sync + 'static> Key for T {}
+/// Blanket-implemented for every type with the listed bounds. Encoding additionally needs
+/// `quorate_clocks::{Encode, Decode}`.
+pub trait Key: Clone + Ord + fmt::Debug + Send + Sync + 'static {}
+impl<T: Clone + Ord + fmt::Debug + Send + Sync + 'static> Key for T {}
 
 impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
     fn is_bottom(&self) -> bool {
@@ -741,7 +769,9 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         }
         Ok(())
     }
+}
 
+impl<K: Key + Encode + Decode, S: StoreCodec<A>, A: Actor> StoreCodec<A> for DotMap<K, S> {
     fn write_store<S2: Sink>(&self, s: &mut S2, t: &ActorTable<A>) {
         put_len(s, self.map.len());
         for (k, v) in &self.map {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use bytes::Buf;
-use quorate_clocks::{Actor, Decode, DecodeError, VersionVector, get_len};
+use quorate_clocks::{Actor, Decode, DecodeError, Encode, VersionVector, get_len};
 
 use crate::codec::{
     Canonical, Digest, Sink, digest_of, impl_encode_via_canonical, impl_serde_via_codec, put_len,
@@ -116,7 +116,7 @@ impl<T: Ord + Clone> GSet<T> {
     /// ```
     pub fn digest(&self) -> Digest
     where
-        T: Key,
+        T: Key + Encode + Decode,
     {
         digest_of(self)
     }
@@ -167,14 +167,14 @@ impl<T: Ord + Clone + std::fmt::Debug + Send + Sync, A: Actor> DeltaCrdt<A> for 
     }
 }
 
-fn write_set<T: Key, S: Sink>(s: &mut S, set: &BTreeSet<T>) {
+fn write_set<T: Key + Encode, S: Sink>(s: &mut S, set: &BTreeSet<T>) {
     put_len(s, set.len());
     for x in set {
         s.item(x);
     }
 }
 
-fn read_set<T: Key, B: Buf>(buf: &mut B) -> Result<BTreeSet<T>, DecodeError> {
+fn read_set<T: Key + Decode, B: Buf>(buf: &mut B) -> Result<BTreeSet<T>, DecodeError> {
     let n = get_len(buf, 1)?;
     let mut set = BTreeSet::new();
     let mut last: Option<T> = None;
@@ -189,15 +189,15 @@ fn read_set<T: Key, B: Buf>(buf: &mut B) -> Result<BTreeSet<T>, DecodeError> {
     Ok(set)
 }
 
-impl<T: Key> Canonical for GSet<T> {
+impl<T: Key + Encode + Decode> Canonical for GSet<T> {
     fn write<S: Sink>(&self, s: &mut S) {
         write_header(s, tag::GSET);
         write_set(s, &self.set);
     }
 }
-impl_encode_via_canonical!([T: Key] GSet<T>);
+impl_encode_via_canonical!([T: Key + Encode + Decode] GSet<T>);
 
-impl<T: Key> Decode for GSet<T> {
+impl<T: Key + Encode + Decode> Decode for GSet<T> {
     fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
         read_header(buf, tag::GSET)?;
         Ok(Self {
@@ -350,7 +350,7 @@ impl<T: Ord + Clone> TwoPSet<T> {
     /// ```
     pub fn digest(&self) -> Digest
     where
-        T: Key,
+        T: Key + Encode + Decode,
     {
         digest_of(self)
     }
@@ -406,16 +406,16 @@ impl<T: Ord + Clone + std::fmt::Debug + Send + Sync, A: Actor> DeltaCrdt<A> for 
     }
 }
 
-impl<T: Key> Canonical for TwoPSet<T> {
+impl<T: Key + Encode + Decode> Canonical for TwoPSet<T> {
     fn write<S: Sink>(&self, s: &mut S) {
         write_header(s, tag::TWOPSET);
         write_set(s, &self.live);
         write_set(s, &self.removed);
     }
 }
-impl_encode_via_canonical!([T: Key] TwoPSet<T>);
+impl_encode_via_canonical!([T: Key + Encode + Decode] TwoPSet<T>);
 
-impl<T: Key> Decode for TwoPSet<T> {
+impl<T: Key + Encode + Decode> Decode for TwoPSet<T> {
     fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
         read_header(buf, tag::TWOPSET)?;
         let s = Self {

@@ -337,6 +337,7 @@ impl<V: RegisterValue, A: Actor> LwwReg<V, A> {
     pub fn digest(&self) -> Digest
     where
         A: Encode,
+        V: Encode,
     {
         digest_of(self)
     }
@@ -382,7 +383,7 @@ impl<V: RegisterValue, A: Actor> DeltaCrdt<A> for LwwReg<V, A> {
     }
 }
 
-impl<V: RegisterValue, A: Actor + Encode> Canonical for LwwReg<V, A> {
+impl<V: RegisterValue + Encode, A: Actor + Encode> Canonical for LwwReg<V, A> {
     fn write<S: Sink>(&self, s: &mut S) {
         write_header(s, tag::LWW);
         match &self.entry {
@@ -397,9 +398,9 @@ impl<V: RegisterValue, A: Actor + Encode> Canonical for LwwReg<V, A> {
     }
 }
 
-impl_encode_via_canonical!([V: RegisterValue, A: Actor + Encode] LwwReg<V, A>);
+impl_encode_via_canonical!([V: RegisterValue + Encode, A: Actor + Encode] LwwReg<V, A>);
 
-impl<V: RegisterValue, A: Actor + Decode> Decode for LwwReg<V, A> {
+impl<V: RegisterValue + Decode, A: Actor + Decode> Decode for LwwReg<V, A> {
     fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
         read_header(buf, tag::LWW)?;
         match u8::decode(buf)? {

@@ -136,6 +136,7 @@ macro_rules! causal_type {
         impl<$($bound)*> $name<$($gen),*>
         where
             A: quorate_clocks::Encode,
+            $store: $crate::dotstore::StoreCodec<A>,
         {
             /// Digest of the canonical encoding: equal states have equal digests.
             pub fn digest(&self) -> $crate::codec::Digest {
@@ -146,6 +147,7 @@ macro_rules! causal_type {
         impl<$($bound)*> quorate_clocks::Encode for $name<$($gen),*>
         where
             A: quorate_clocks::Encode,
+            $store: $crate::dotstore::StoreCodec<A>,
         {
             fn encode<BM: bytes::BufMut>(&self, buf: &mut BM) {
                 self.inner.encode(buf);
@@ -158,6 +160,7 @@ macro_rules! causal_type {
         impl<$($bound)*> quorate_clocks::Decode for $name<$($gen),*>
         where
             A: quorate_clocks::Decode,
+            $store: $crate::dotstore::StoreCodec<A>,
         {
             fn decode<BB: bytes::Buf>(buf: &mut BB) -> Result<Self, quorate_clocks::DecodeError> {
                 Ok(Self { inner: $crate::causal::Causal::decode(buf)? })
