@@ -71,7 +71,9 @@ impl<C: DeltaCrdt<A>, A: Actor> fmt::Debug for SyncMessage<C, A> {
                 .finish(),
             Self::Ack { to } => f.debug_struct("Ack").field("to", to).finish(),
             Self::Gap { applied } => f.debug_struct("Gap").field("applied", applied).finish(),
-            Self::Request { summary } => f.debug_struct("Request").field("summary", summary).finish(),
+            Self::Request { summary } => {
+                f.debug_struct("Request").field("summary", summary).finish()
+            }
             Self::Since { delta } => f.debug_struct("Since").field("delta", delta).finish(),
         }
     }

@@ -7,8 +7,8 @@ use bytes::Buf;
 use quorate_clocks::{Actor, Decode, DecodeError, Dot, VersionVector, get_len};
 
 use crate::codec::{
-    ActorTable, Canonical, Digest, Sink, digest_of, impl_encode_via_canonical, impl_serde_via_codec,
-    put_len, read_actors, read_dot, read_header, tag, write_header,
+    ActorTable, Canonical, Digest, Sink, digest_of, impl_encode_via_canonical,
+    impl_serde_via_codec, put_len, read_actors, read_dot, read_header, tag, write_header,
 };
 use crate::context::{CausalContext, DotView};
 use crate::dotstore::{DotStore, JoinOpts, StoreCodec, store_actors};

@@ -9,7 +9,9 @@
 use std::collections::BTreeSet;
 
 use bytes::{Buf, BufMut};
-use quorate_clocks::{Decode, DecodeError, Dot, Encode, get_len, get_varint, put_varint, varint_len};
+use quorate_clocks::{
+    Decode, DecodeError, Dot, Encode, get_len, get_varint, put_varint, varint_len,
+};
 
 /// Format version written as the first byte of every top-level CRDT encoding.
 pub(crate) const FORMAT_VERSION: u8 = 1;

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use bytes::Buf;
-use quorate_clocks::{Actor, CounterOverflow, DecodeError, Dot, VersionVector, get_len, get_varint};
+use quorate_clocks::{
+    Actor, CounterOverflow, DecodeError, Dot, VersionVector, get_len, get_varint,
+};
 
 use crate::codec::{ActorTable, Sink, put_len, read_actor, read_dot};
 use crate::error::ValidationError;
@@ -169,7 +171,10 @@ impl<A: Actor> CausalContext<A> {
     /// # Ok::<(), quorate_clocks::CounterOverflow>(())
     /// ```
     pub fn next_dot(&self, actor: A) -> Result<Dot<A>, CounterOverflow> {
-        let c = self.max_counter(&actor).checked_add(1).ok_or(CounterOverflow)?;
+        let c = self
+            .max_counter(&actor)
+            .checked_add(1)
+            .ok_or(CounterOverflow)?;
         Ok(Dot::new(actor, c))
     }
 
@@ -305,7 +310,9 @@ impl<A: Actor> CausalContext<A> {
                 return Err(DecodeError::Invalid("zero version vector entry"));
             }
             if prev.as_ref().is_some_and(|p| *p >= a) {
-                return Err(DecodeError::Invalid("version vector not strictly ascending"));
+                return Err(DecodeError::Invalid(
+                    "version vector not strictly ascending",
+                ));
             }
             prev = Some(a.clone());
             vv.set(a, c);

@@ -94,7 +94,8 @@ impl<A: Actor, E: Entry> Entries<A, E> {
             if r != self.retired {
                 self.retired = r;
                 let retired = &self.retired;
-                self.entries.retain(|(a, _)| retired.binary_search(a).is_err());
+                self.entries
+                    .retain(|(a, _)| retired.binary_search(a).is_err());
             }
         }
         let small = other.entries.len() <= 4 || other.entries.len() * 8 < self.entries.len();
@@ -200,7 +201,12 @@ impl<A: Actor, E: Entry> Entries<A, E> {
         }
     }
 
-    fn retire(&mut self, departed: &A, into: &A, fold: impl FnOnce(E, E) -> Option<E>) -> Result<(), RetireError> {
+    fn retire(
+        &mut self,
+        departed: &A,
+        into: &A,
+        fold: impl FnOnce(E, E) -> Option<E>,
+    ) -> Result<(), RetireError> {
         if departed == into {
             return Err(RetireError::SameActor);
         }
@@ -740,7 +746,10 @@ impl<A: Actor + Decode> Decode for PnCounter<A> {
         read_header(buf, tag::PNCOUNTER)?;
         Ok(Self {
             e: Entries::read(buf, |b| {
-                Ok((quorate_clocks::get_varint(b)?, quorate_clocks::get_varint(b)?))
+                Ok((
+                    quorate_clocks::get_varint(b)?,
+                    quorate_clocks::get_varint(b)?,
+                ))
             })?,
         })
     }

@@ -193,6 +193,15 @@ impl<A> DotSet<A> {
         self.as_slice().len()
     }
 
+    /// True when the set holds no dot.
+    ///
+    /// ```
+    /// assert!(quorate_crdt::DotSet::<u8>::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
     /// A set holding exactly `dot`.
     ///
     /// ```
@@ -206,12 +215,14 @@ impl<A> DotSet<A> {
     }
 
     fn from_sorted(mut v: Vec<Dot<A>>) -> Self {
-        if v.len() == 1 {
-            if let Some(d) = v.pop() {
-                return Self::single(d);
-            }
+        if v.len() == 1
+            && let Some(d) = v.pop()
+        {
+            return Self::single(d);
         }
-        Self { dots: Dots::Many(v) }
+        Self {
+            dots: Dots::Many(v),
+        }
     }
 }
 
@@ -334,10 +345,10 @@ impl<A: Actor> Store<A> for DotSet<A> {
         seen: &mut HashSet<Dot<A>>,
         _allow_bottom: bool,
     ) -> Result<(), ValidationError> {
-        if let Dots::Many(v) = &self.dots {
-            if v.len() == 1 || v.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(ValidationError::DuplicateDot);
-            }
+        if let Dots::Many(v) = &self.dots
+            && (v.len() == 1 || v.windows(2).any(|w| w[0] >= w[1]))
+        {
+            return Err(ValidationError::DuplicateDot);
         }
         for d in self.as_slice() {
             check_dot(d, ctx, seen)?;
@@ -600,6 +611,15 @@ impl<K, S> DotMap<K, S> {
         self.map.len()
     }
 
+    /// True when the map has no keys.
+    ///
+    /// ```
+    /// assert!(quorate_crdt::DotMap::<u8, quorate_crdt::DotSet<u8>>::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// The entries, ascending by key.
     ///
     /// ```
@@ -738,7 +758,11 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
 
     fn hollow(&self) -> Self {
         Self {
-            map: self.map.iter().map(|(k, v)| (k.clone(), v.hollow())).collect(),
+            map: self
+                .map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.hollow()))
+                .collect(),
         }
     }
 

@@ -134,14 +134,14 @@ pub fn check_delta_laws<C: DeltaCrdt<A>, A: Actor>(
     let a = with_delta(&with_delta(x, d1), d2);
     let b = with_delta(&with_delta(x, d2), d1);
     ensure("deltas commute", &a, &b)?;
-    ensure(
-        "delta join is idempotent",
-        &with_delta(&a, d1),
-        &a,
-    )?;
+    ensure("delta join is idempotent", &with_delta(&a, d1), &a)?;
     let mut group = d1.clone();
     C::merge_delta(&mut group, d2);
-    ensure("a delta group equals its deltas", &with_delta(x, &group), &a)?;
+    ensure(
+        "a delta group equals its deltas",
+        &with_delta(x, &group),
+        &a,
+    )?;
     let mut group2 = d2.clone();
     C::merge_delta(&mut group2, d1);
     ensure("delta groups commute", &with_delta(x, &group2), &a)?;
@@ -416,14 +416,14 @@ pub fn simulate<C: Simulation<A>, A: Actor>(
                 knowledge: rep.knowledge.clone(),
             });
         } else if roll < 62 {
-            if let Some((group, ids)) = rep.pending.get_mut(j) {
-                if let Some(g) = group.take() {
-                    net.push(Msg {
-                        to: j,
-                        payload: Payload::Delta(g),
-                        knowledge: std::mem::take(ids),
-                    });
-                }
+            if let Some((group, ids)) = rep.pending.get_mut(j)
+                && let Some(g) = group.take()
+            {
+                net.push(Msg {
+                    to: j,
+                    payload: Payload::Delta(g),
+                    knowledge: std::mem::take(ids),
+                });
             }
         } else if roll < 72 {
             // j asks i for what it misses; i answers with delta_since(j's summary).
@@ -511,10 +511,10 @@ pub fn random_states<C: Simulation<A>, A: Actor>(actors: &[A], ops: usize, seed:
         let i = rng.random_range(0..n);
         if rng.random_bool(0.2) {
             let j = rng.random_range(0..n);
-            if let Some(src) = states.get(j).cloned() {
-                if let Some(dst) = states.get_mut(i) {
-                    dst.join(&src);
-                }
+            if let Some(src) = states.get(j).cloned()
+                && let Some(dst) = states.get_mut(i)
+            {
+                dst.join(&src);
             }
             continue;
         }
@@ -707,7 +707,8 @@ impl<A: Actor> Simulation<A> for GCounter<A> {
         rng.random_range(0..5)
     }
     fn apply(&mut self, actor: &A, op: &u64) -> Result<Self, String> {
-        self.increment(actor.clone(), *op).map_err(|e| e.to_string())
+        self.increment(actor.clone(), *op)
+            .map_err(|e| e.to_string())
     }
     fn value(&self) -> u128 {
         GCounter::value(self)

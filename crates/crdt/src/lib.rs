@@ -1,5 +1,92 @@
 //! State-based and delta-state CRDTs with causal contexts, validation and compact canonical
 //! encodings.
+//!
+//! Replicas that accept writes without coordinating (multi-region profiles, offline clients,
+//! edge caches) must still agree in the end. A conflict-free replicated data type makes that
+//! automatic: its states form a join-semilattice, so merging in any order, any number of times,
+//! converges. This crate builds the classic CRDTs on the *dot-store* design of Almeida, Shoker
+//! and Baquero's delta-state CRDTs: every causal type is a dot store plus a causal context
+//! (version vector + dot cloud), which gives tombstone-free removes, deltas that cost what they
+//! carry, and a single, well-tested join algebra. Peer values are validated (linear time) before
+//! they touch a replica, and every value has a canonical, versioned binary encoding.
+//!
+//! # Which type
+//!
+//! | need | type | conflict rule | metadata kept |
+//! |---|---|---|---|
+//! | count up | [`GCounter`] | per-actor max | one `u64` per actor |
+//! | count up and down | [`PnCounter`] | per-actor max of both totals | two `u64` per actor |
+//! | set, never remove | [`GSet`] | union | none |
+//! | set, remove forever | [`TwoPSet`] | removes win for good | one tombstone per removed element |
+//! | set, add and remove | [`OrSet`] | add wins | one dot per element, plus the context |
+//! | set, removes must win | [`RwSet`] | remove wins | one dot per element ever touched |
+//! | replaceable value, loss OK | [`LwwReg`] | greatest (HLC timestamp, actor, value) | one timestamp |
+//! | value, keep conflicts | [`MvReg`] | concurrent values kept | one dot per concurrent value |
+//! | on/off switch | [`EwFlag`] | enable wins | one dot per concurrent enabler |
+//! | document / record | [`OrMap`] of the above | reset-remove | the nested values' dots |
+//!
+//! The causal context is one counter per actor once deltas arrive contiguously; the dot cloud
+//! holds only dots received out of order and shrinks back as gaps close. Counter entries of
+//! departed actors can be folded away with [`GCounter::retire`] / [`PnCounter::retire`].
+//!
+//! # Syncing
+//!
+//! * Full state: [`Crdt::try_join`].
+//! * Deltas: every mutator returns its delta; ship it, group deltas with
+//!   [`DeltaCrdt::merge_delta`], apply with [`DeltaCrdt::try_join_delta`]. Joining a mutation
+//!   delta visits only the keys it names.
+//! * Catch-up: a peer sends [`DeltaCrdt::summary`], the other answers
+//!   [`DeltaCrdt::delta_since`].
+//! * [`AntiEntropy`] packages all three: per-peer delta buffers, acknowledgements, and the
+//!   full-state fallback when a peer missed deltas that are no longer buffered.
+//!
+//! ```
+//! use quorate_crdt::{Crdt, DeltaCrdt, MvReg, OrMap, OrSet};
+//!
+//! // A user profile edited in two regions.
+//! type Profile = OrMap<String, MvReg<String, u8>, u8>;
+//! let mut eu = Profile::new();
+//! let mut us = Profile::new();
+//! let d = eu.update("name".into(), |r| r.write_delta(1, "Ada".into()))?;
+//! us.try_join_delta(&d)?;
+//! let d1 = eu.update("city".into(), |r| r.write_delta(1, "Paris".into()))?;
+//! let d2 = us.update("city".into(), |r| r.write_delta(2, "Boston".into()))?;
+//! eu.try_join_delta(&d2)?;
+//! us.try_join_delta(&d1)?;
+//! assert_eq!(eu, us);
+//! let city = eu.get(&"city".to_string()).expect("city");
+//! assert_eq!(city.values().count(), 2); // the conflict is kept for the application
+//!
+//! let mut tags = OrSet::<&str, u8>::new();
+//! tags.add(1, "admin")?;
+//! assert!(tags.contains(&"admin"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `serde` | no | `Serialize`/`Deserialize` for every CRDT and delta, as the canonical encoding (validated on deserialize) |
+//!
+//! # Guarantees and assumptions
+//!
+//! * Joins are idempotent, commutative, associative and inflationary; deltas joined in any
+//!   order and any number of times give the same state; [`laws`] checks this for any type,
+//!   including yours, and runs a seeded lossy-network simulation against a sequential model.
+//! * Each actor id is used by one replica at a time, and a replica never forgets its own
+//!   events (otherwise dots repeat: that is the one mistake the validation cannot always see
+//!   across replicas).
+//! * `try_join`, `try_join_delta` and the decoders check every invariant (dot outside its
+//!   context, dot used twice, empty entry, uncompacted context, zero or retired counter entry,
+//!   a `delta_since` answer computed against a summary this replica does not have) in linear
+//!   time, and on error leave the replica untouched. Decoders never panic and never allocate
+//!   from an unchecked length.
+//! * Mutation deltas name the keys they touch; a hand-built delta whose context covers dots of
+//!   keys it does not name is applied to the named keys only. Deltas from peers running this
+//!   crate always satisfy this.
+//! * Equal states encode to identical bytes ([`Digest`] is a hash of those bytes).
+//! * Counter arithmetic is checked ([`quorate_clocks::CounterOverflow`]); reads never wrap.
 #![forbid(unsafe_code)]
 
 mod sync;

@@ -55,7 +55,7 @@ impl<K: Key, V: Embed<A>, A: Actor> OrMap<K, V, A> {
     /// assert!(OrMap::<u8, EwFlag<u8>, u8>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.inner.store.len() == 0
+        self.inner.store.is_empty()
     }
 
     /// True when `key` is present.
@@ -136,7 +136,13 @@ impl<K: Key, V: Embed<A>, A: Actor> OrMap<K, V, A> {
         F: FnOnce(&V) -> Result<CausalDelta<V::Store, A>, E>,
     {
         let value = V::from_causal(Causal {
-            store: self.inner.store.map().get(&key).cloned().unwrap_or_default(),
+            store: self
+                .inner
+                .store
+                .map()
+                .get(&key)
+                .cloned()
+                .unwrap_or_default(),
             ctx: self.inner.ctx.clone(),
         });
         let inner = f(&value)?;

@@ -65,7 +65,7 @@ impl<T: Key, A: Actor> OrSet<T, A> {
     /// assert!(quorate_crdt::OrSet::<u32, u8>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.inner.store.len() == 0
+        self.inner.store.is_empty()
     }
 
     /// The elements, ascending.
@@ -121,12 +121,7 @@ impl<T: Key, A: Actor> OrSet<T, A> {
     /// ```
     pub fn add(&mut self, actor: A, x: T) -> Result<OrSetDelta<T, A>, CounterOverflow> {
         let dot = self.inner.ctx.next_dot(actor)?;
-        let entry = self
-            .inner
-            .store
-            .map_mut()
-            .entry(x.clone())
-            .or_default();
+        let entry = self.inner.store.map_mut().entry(x.clone()).or_default();
         let mut ctx: CausalContext<A> = entry.as_slice().iter().cloned().collect();
         ctx.insert(dot.clone());
         *entry = DotSet::single(dot.clone());
@@ -293,7 +288,12 @@ impl<T: Key, A: Actor> RwSet<T, A> {
     /// assert!(s.contains(&3));
     /// # Ok::<(), quorate_clocks::CounterOverflow>(())
     /// ```
-    pub fn op_delta(&self, actor: A, x: T, flag: bool) -> Result<RwSetDelta<T, A>, CounterOverflow> {
+    pub fn op_delta(
+        &self,
+        actor: A,
+        x: T,
+        flag: bool,
+    ) -> Result<RwSetDelta<T, A>, CounterOverflow> {
         let dot = self.inner.ctx.next_dot(actor)?;
         let mut ctx = match self.inner.store.map().get(&x) {
             Some(old) => observed(old),

@@ -1,7 +1,9 @@
 //! Registers and flags: [`MvReg`], [`EwFlag`] (causal) and [`LwwReg`] (timestamped).
 
 use bytes::Buf;
-use quorate_clocks::{Actor, CounterOverflow, Decode, DecodeError, Encode, Timestamp, VersionVector};
+use quorate_clocks::{
+    Actor, CounterOverflow, Decode, DecodeError, Encode, Timestamp, VersionVector,
+};
 
 use crate::causal::CausalDelta;
 use crate::codec::{
@@ -150,7 +152,7 @@ impl<A: Actor> EwFlag<A> {
     /// assert!(!quorate_crdt::EwFlag::<u8>::new().is_enabled());
     /// ```
     pub fn is_enabled(&self) -> bool {
-        self.inner.store.len() > 0
+        !self.inner.store.is_empty()
     }
 
     /// The delta of enabling, without applying it.
@@ -260,7 +262,9 @@ impl<V, A> Default for LwwReg<V, A> {
 
 impl<V: std::fmt::Debug, A: std::fmt::Debug> std::fmt::Debug for LwwReg<V, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LwwReg").field("entry", &self.entry).finish()
+        f.debug_struct("LwwReg")
+            .field("entry", &self.entry)
+            .finish()
     }
 }
 
@@ -407,7 +411,8 @@ impl<V: RegisterValue + Decode, A: Actor + Decode> Decode for LwwReg<V, A> {
             0 => Ok(Self { entry: None }),
             1 => {
                 let raw = quorate_clocks::get_varint(buf)?;
-                let t = Timestamp::try_from_u64(raw).ok_or(DecodeError::Invalid("zero timestamp"))?;
+                let t =
+                    Timestamp::try_from_u64(raw).ok_or(DecodeError::Invalid("zero timestamp"))?;
                 let a = A::decode(buf)?;
                 let v = V::decode(buf)?;
                 Ok(Self {

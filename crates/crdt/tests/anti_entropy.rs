@@ -67,10 +67,10 @@ fn drive(seed: u64, capacity: usize) {
                 if let Some(m) = nodes[i].outgoing(&ids[j]) {
                     quiet = false;
                     let reply = nodes[j].receive(&ids[i], m).unwrap();
-                    if let Some(r) = reply {
-                        if let Some(back) = nodes[i].receive(&ids[j], r).unwrap() {
-                            nodes[j].receive(&ids[i], back).unwrap();
-                        }
+                    if let Some(r) = reply
+                        && let Some(back) = nodes[i].receive(&ids[j], r).unwrap()
+                    {
+                        nodes[j].receive(&ids[i], back).unwrap();
                     }
                 }
             }
@@ -146,7 +146,9 @@ fn invalid_payload_is_rejected_and_state_unchanged() {
     a.add_peer(2);
     let bad: DotMap<u32, DotSet<u8>> = [(1, DotSet::single(Dot::new(2, 9)))].into_iter().collect();
     let bad = Set::from_causal(Causal::new_unchecked(bad, CausalContext::new()));
-    let err = a.receive(&2, SyncMessage::Full { to: 1, state: bad }).unwrap_err();
+    let err = a
+        .receive(&2, SyncMessage::Full { to: 1, state: bad })
+        .unwrap_err();
     assert!(matches!(err, quorate_crdt::SyncError::Invalid(_)));
     assert!(a.read(|s| s.is_empty()));
 }

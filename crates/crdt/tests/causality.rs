@@ -109,16 +109,22 @@ fn enable_wins_flag() {
 fn or_map_remove_resets_only_what_it_observed() {
     type Profile = OrMap<String, OrSet<String, u8>, u8>;
     let mut a = Profile::new();
-    a.update("tags".into(), |s| s.add_delta(1, "rust".into())).unwrap();
+    a.update("tags".into(), |s| s.add_delta(1, "rust".into()))
+        .unwrap();
     let mut b = a.clone();
     let rm = b.remove(&"tags".to_string());
     // Concurrently, a adds another tag.
-    let upd = a.update("tags".into(), |s| s.add_delta(1, "crdt".into())).unwrap();
+    let upd = a
+        .update("tags".into(), |s| s.add_delta(1, "crdt".into()))
+        .unwrap();
     a.join_delta(&rm);
     b.join_delta(&upd);
     assert_eq!(a, b);
     let tags = a.get(&"tags".to_string()).unwrap();
-    assert_eq!(tags.iter().cloned().collect::<Vec<_>>(), ["crdt".to_string()]);
+    assert_eq!(
+        tags.iter().cloned().collect::<Vec<_>>(),
+        ["crdt".to_string()]
+    );
 }
 
 #[test]
@@ -132,7 +138,10 @@ fn nested_or_map_update_delta_is_key_scoped() {
     assert!(!d.is_full());
     let mut other = m.clone();
     other.join_delta(&d);
-    assert_eq!(other.get(&5).unwrap().values().copied().collect::<Vec<_>>(), [500]);
+    assert_eq!(
+        other.get(&5).unwrap().values().copied().collect::<Vec<_>>(),
+        [500]
+    );
     assert_eq!(other.len(), 100);
 }
 
@@ -146,7 +155,11 @@ fn delta_since_sends_only_missing_entries_and_removals() {
     a.add(1, 100).unwrap();
     a.remove(&3);
     let d = a.delta_since(&b.summary());
-    assert_eq!(d.store().len(), 1, "only the new element travels with its key");
+    assert_eq!(
+        d.store().len(),
+        1,
+        "only the new element travels with its key"
+    );
     b.try_join_delta(&d).unwrap();
     assert_eq!(a, b);
     assert!(!b.contains(&3));

@@ -66,7 +66,11 @@ fn retiring_an_actor_folds_its_count_and_ignores_stale_entries() {
     assert_eq!(a.value(), 15);
     assert_eq!(a.actors(), 1);
     a.join(&stale);
-    assert_eq!(a.value(), 15, "stale entry of a retired actor is not counted twice");
+    assert_eq!(
+        a.value(),
+        15,
+        "stale entry of a retired actor is not counted twice"
+    );
     let mut b = stale.clone();
     b.join(&a);
     assert_eq!(b.value(), 15);

@@ -3,8 +3,7 @@
 
 use quorate_clocks::{DecodeError, Encode, Timestamp, decode_exact, encode_to_vec};
 use quorate_crdt::{
-    Crdt, DeltaCrdt, EwFlag, GCounter, GSet, LwwReg, MvReg, OrMap, OrSet, PnCounter, RwSet,
-    TwoPSet,
+    Crdt, DeltaCrdt, EwFlag, GCounter, GSet, LwwReg, MvReg, OrMap, OrSet, PnCounter, RwSet, TwoPSet,
 };
 
 fn round_trip<T: Encode + quorate_clocks::Decode + PartialEq + std::fmt::Debug>(v: &T) -> Vec<u8> {
@@ -79,10 +78,16 @@ fn encoding_is_versioned_and_strict() {
     let mut bytes = encode_to_vec(&g);
     assert_eq!(bytes[0], 1, "format version");
     bytes[0] = 2;
-    assert_eq!(decode_exact::<GCounter<u8>>(&bytes), Err(DecodeError::UnsupportedVersion(2)));
+    assert_eq!(
+        decode_exact::<GCounter<u8>>(&bytes),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
     bytes[0] = 1;
     bytes.push(0);
-    assert_eq!(decode_exact::<GCounter<u8>>(&bytes), Err(DecodeError::TrailingBytes(1)));
+    assert_eq!(
+        decode_exact::<GCounter<u8>>(&bytes),
+        Err(DecodeError::TrailingBytes(1))
+    );
     // A counter's bytes are not a set's.
     assert!(decode_exact::<GSet<u8>>(&encode_to_vec(&g)).is_err());
 }

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use quorate_crdt::laws::{Simulation, check_delta_laws, check_join_laws, random_states};
 use quorate_crdt::{
-    DeltaCrdt, EwFlag, GCounter, GSet, LwwReg, MvReg, OrMap, OrSet, PnCounter, RwSet, TwoPSet,
+    EwFlag, GCounter, GSet, LwwReg, MvReg, OrMap, OrSet, PnCounter, RwSet, TwoPSet,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;

@@ -2,7 +2,9 @@
 //! to its sequential model.
 
 use quorate_crdt::laws::{SimConfig, Simulation, simulate};
-use quorate_crdt::{EwFlag, GCounter, GSet, LwwReg, MvReg, OrMap, OrSet, PnCounter, RwSet, TwoPSet};
+use quorate_crdt::{
+    EwFlag, GCounter, GSet, LwwReg, MvReg, OrMap, OrSet, PnCounter, RwSet, TwoPSet,
+};
 
 const ACTORS: [u8; 5] = [1, 2, 3, 4, 5];
 

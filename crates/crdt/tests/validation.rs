@@ -85,11 +85,15 @@ fn valid_peer_is_accepted() {
 
 #[test]
 fn delta_with_dot_outside_context_is_rejected() {
-    let store: DotMap<u32, DotSet<u8>> = [(5, DotSet::single(Dot::new(9, 4)))].into_iter().collect();
+    let store: DotMap<u32, DotSet<u8>> =
+        [(5, DotSet::single(Dot::new(9, 4)))].into_iter().collect();
     let d = CausalDelta::new_unchecked(store, ctx(&[(9, 1)]));
     let mut local = replica();
     let before = local.clone();
-    assert_eq!(local.try_join_delta(&d), Err(ValidationError::DotNotInContext));
+    assert_eq!(
+        local.try_join_delta(&d),
+        Err(ValidationError::DotNotInContext)
+    );
     assert_eq!(local, before);
 }
 
@@ -111,7 +115,10 @@ fn delta_since_against_unseen_summary_is_rejected() {
     let fake_summary = b.summary();
     let answer = b.delta_since(&fake_summary);
     let mut a = OrSet::<u32, u8>::new();
-    assert_eq!(a.try_join_delta(&answer), Err(ValidationError::UnknownKeptDot));
+    assert_eq!(
+        a.try_join_delta(&answer),
+        Err(ValidationError::UnknownKeptDot)
+    );
     assert!(a.is_empty());
 }
 
@@ -131,9 +138,18 @@ fn counter_decoder_rejects_zero_and_unsorted_entries() {
     let bytes = encode_to_vec(&c);
     // [version, tag, retired=0, entries=2, a1, 5, a2, 6]
     assert_eq!(bytes, [1, 1, 0, 2, 1, 5, 2, 6]);
-    assert!(decode_exact::<GCounter<u8>>(&[1, 1, 0, 2, 1, 0, 2, 6]).is_err(), "zero entry");
-    assert!(decode_exact::<GCounter<u8>>(&[1, 1, 0, 2, 2, 5, 1, 6]).is_err(), "unsorted");
-    assert!(decode_exact::<GCounter<u8>>(&[1, 1, 1, 1, 1, 1, 5]).is_err(), "retired entry");
+    assert!(
+        decode_exact::<GCounter<u8>>(&[1, 1, 0, 2, 1, 0, 2, 6]).is_err(),
+        "zero entry"
+    );
+    assert!(
+        decode_exact::<GCounter<u8>>(&[1, 1, 0, 2, 2, 5, 1, 6]).is_err(),
+        "unsorted"
+    );
+    assert!(
+        decode_exact::<GCounter<u8>>(&[1, 1, 1, 1, 1, 1, 5]).is_err(),
+        "retired entry"
+    );
 }
 
 #[test]
