@@ -30,6 +30,7 @@ use core::time::Duration;
 use std::sync::Arc;
 
 use crate::error::{ConfigError, fixed, nanos};
+use crate::fastdiv::FastDiv;
 use crate::outcome::OutcomeClass;
 use crate::rng::splitmix64;
 use crate::sync::{AtomicI64, AtomicU64, Ordering};
@@ -217,7 +218,7 @@ pub struct WindowedBudget {
     /// Closed slots: the window number each holds (or `EMPTY`) and its net change.
     tags: [AtomicU64; SLOTS],
     nets: [AtomicI64; SLOTS],
-    slot_nanos: u64,
+    slot: FastDiv,
     reserve: i64,
     deposit: i64,
     withdraw: i64,
@@ -279,7 +280,7 @@ impl WindowedBudget {
             window: AtomicU64::new(0),
             tags: core::array::from_fn(|_| AtomicU64::new(EMPTY)),
             nets: core::array::from_fn(|_| AtomicI64::new(0)),
-            slot_nanos: ttl_ns / SLOTS as u64,
+            slot: FastDiv::new(ttl_ns / SLOTS as u64),
             reserve,
             deposit,
             withdraw,
@@ -298,7 +299,7 @@ impl WindowedBudget {
     /// ```
     #[must_use]
     pub fn ttl(&self) -> Duration {
-        Duration::from_nanos(self.slot_nanos * SLOTS as u64)
+        Duration::from_nanos(self.slot.divisor() * SLOTS as u64)
     }
 
     /// Retries that could be granted right now (ignoring pending expiry): the whole-retry part
@@ -366,7 +367,7 @@ impl WindowedBudget {
     /// ```
     #[inline]
     pub fn withdraw(&self, now: u64) -> bool {
-        let w = now / self.slot_nanos;
+        let w = self.slot.div(now);
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
             if w > self.window.load(Ordering::Acquire) {
@@ -394,7 +395,7 @@ impl WindowedBudget {
 
     #[inline]
     fn rotate_if_due(&self, now: u64) {
-        let w = now / self.slot_nanos;
+        let w = self.slot.div(now);
         if w > self.window.load(Ordering::Acquire) {
             self.rotate(w);
         }
@@ -847,7 +848,7 @@ pub struct AdaptiveThrottle {
     draws: AtomicU64,
     seed: u64,
     k_milli: u64,
-    slot_nanos: u64,
+    slot: FastDiv,
 }
 
 impl AdaptiveThrottle {
@@ -875,7 +876,7 @@ impl AdaptiveThrottle {
             draws: AtomicU64::new(0),
             seed: rand::RngCore::next_u64(&mut crate::rng::ThreadLocalRng),
             k_milli,
-            slot_nanos: window / SLOTS as u64,
+            slot: FastDiv::new(window / SLOTS as u64),
         })
     }
 
@@ -893,8 +894,7 @@ impl AdaptiveThrottle {
     }
 
     /// `(requests·1000 − K_milli·accepts, (requests + 1)·1000)`, the rejection odds.
-    fn odds(&self, now: u64) -> (u128, u128) {
-        let w = now / self.slot_nanos;
+    fn odds(&self, w: u64) -> (u128, u128) {
         let req = u128::from(self.requests.sum(w));
         let acc = u128::from(self.accepts.sum(w));
         let num = (req * 1000).saturating_sub(u128::from(self.k_milli) * acc);
@@ -911,14 +911,15 @@ impl AdaptiveThrottle {
     /// ```
     #[must_use]
     pub fn reject_probability(&self, now: u64) -> f64 {
-        let (num, den) = self.odds(now);
+        let (num, den) = self.odds(self.slot.div(now));
         num as f64 / den as f64
     }
 
     /// Counts a request and decides it: `true` = send it.
     fn admit(&self, now: u64) -> bool {
-        let (num, den) = self.odds(now);
-        self.requests.add(now / self.slot_nanos);
+        let w = self.slot.div(now);
+        let (num, den) = self.odds(w);
+        self.requests.add(w);
         if num == 0 {
             return true;
         }
@@ -937,7 +938,7 @@ impl RetryBudget for AdaptiveThrottle {
 
     fn on_failure(&self, now: u64, class: OutcomeClass) {
         if class == OutcomeClass::Fatal {
-            self.accepts.add(now / self.slot_nanos);
+            self.accepts.add(self.slot.div(now));
         }
     }
 
@@ -946,6 +947,6 @@ impl RetryBudget for AdaptiveThrottle {
     }
 
     fn on_success(&self, now: u64, _grant: Option<Grant>) {
-        self.accepts.add(now / self.slot_nanos);
+        self.accepts.add(self.slot.div(now));
     }
 }

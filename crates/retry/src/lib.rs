@@ -74,6 +74,7 @@ mod breaker;
 mod budget;
 mod error;
 mod executor;
+mod fastdiv;
 mod outcome;
 mod planner;
 mod rng;
