@@ -115,6 +115,11 @@ fn hot_paths_do_not_allocate() {
 
     let uc = UncertainClock::new(SystemClock, SystemClock, 50_000);
     uc.sync(1_000_000);
-    let (n, _) = allocations(|| (uc.now(), uc.after(SystemClock.now_unix_nanos() - 10_000_000)));
+    let (n, _) = allocations(|| {
+        (
+            uc.now(),
+            uc.after(SystemClock.now_unix_nanos() - 10_000_000),
+        )
+    });
     assert_eq!(n, 0, "UncertainClock::now allocated");
 }

@@ -9,18 +9,21 @@ fn concurrent_writes_through_one_server_stay_concurrent() {
     let ctx = v1.join();
     // Two clients read v1 and both write through server a.
     let v2 = Dvv::update(&ctx, std::slice::from_ref(&v1), 'a').unwrap();
-    let stored = Dvv::sync(&[v1.clone()], &[v2.clone()]);
+    let stored = Dvv::sync(std::slice::from_ref(&v1), std::slice::from_ref(&v2));
     assert_eq!(stored, vec![v2.clone()]);
     let v3 = Dvv::update(&ctx, &stored, 'a').unwrap();
     assert_eq!(v3.dot(), Some(&Dot::new('a', 3)));
     assert_eq!(v3.context(), &ctx);
     assert_eq!(v2.compare(&v3), Causality::Concurrent);
-    assert_eq!(Dvv::sync(&stored, &[v3.clone()]), vec![v2.clone(), v3.clone()]);
+    assert_eq!(
+        Dvv::sync(&stored, std::slice::from_ref(&v3)),
+        vec![v2.clone(), v3.clone()]
+    );
     // A client that read both supersedes both.
     let mut both = v2.join();
     both.merge(&v3.join());
     let v4 = Dvv::update(&both, &[v2.clone(), v3.clone()], 'b').unwrap();
-    assert_eq!(Dvv::sync(&[v2, v3], &[v4.clone()]), vec![v4]);
+    assert_eq!(Dvv::sync(&[v2, v3], std::slice::from_ref(&v4)), vec![v4]);
 }
 
 #[test]

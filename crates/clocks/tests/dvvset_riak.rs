@@ -50,8 +50,14 @@ fn update_test() {
     let a4 = new_ctx(&a0.join(), "v5").update_with(&a1, &"a").unwrap();
     assert_eq!(a0, set(vec![("a", 1, vec!["v1"])], vec![]));
     assert_eq!(a1, set(vec![("a", 2, vec!["v2"])], vec![]));
-    assert_eq!(a2, set(vec![("a", 2, vec![]), ("b", 1, vec!["v3"])], vec![]));
-    assert_eq!(a3, set(vec![("a", 2, vec!["v2"]), ("b", 1, vec!["v4"])], vec![]));
+    assert_eq!(
+        a2,
+        set(vec![("a", 2, vec![]), ("b", 1, vec!["v3"])], vec![])
+    );
+    assert_eq!(
+        a3,
+        set(vec![("a", 2, vec!["v2"]), ("b", 1, vec!["v4"])], vec![])
+    );
     assert_eq!(a4, set(vec![("a", 3, vec!["v5", "v2"])], vec![]));
 }
 
@@ -77,9 +83,15 @@ fn sync_test() {
             vec![]
         )
     );
-    assert_eq!(sync(&[&x, &a]), set(vec![("a", 1, vec!["v1"]), ("x", 1, vec![])], vec![]));
+    assert_eq!(
+        sync(&[&x, &a]),
+        set(vec![("a", 1, vec!["v1"]), ("x", 1, vec![])], vec![])
+    );
     assert_eq!(sync(&[&x, &a]), sync(&[&a, &x]));
-    assert_eq!(sync(&[&a, &y]), set(vec![("a", 1, vec!["v1"]), ("b", 1, vec!["v2"])], vec![]));
+    assert_eq!(
+        sync(&[&a, &y]),
+        set(vec![("a", 1, vec!["v1"]), ("b", 1, vec!["v2"])], vec![])
+    );
     assert_eq!(sync(&[&y, &a]), sync(&[&a, &y]));
     assert_eq!(sync(&[&a, &x]), sync(&[&x, &a]));
     let l = a4.lww(f);
@@ -121,7 +133,10 @@ fn event_test() {
 fn lww_last_test() {
     let f = |a: &i64, b: &i64| a <= b;
     let f2 = |a: &(i64, i64), b: &(i64, i64)| a.1 <= b.1;
-    let x: IntSet = set(vec![("a", 4, vec![5, 2]), ("b", 1, vec![]), ("c", 1, vec![3])], vec![]);
+    let x: IntSet = set(
+        vec![("a", 4, vec![5, 2]), ("b", 1, vec![]), ("c", 1, vec![3])],
+        vec![],
+    );
     let y: IntSet = set(
         vec![("a", 4, vec![5, 2]), ("b", 1, vec![]), ("c", 1, vec![3])],
         vec![10, 0],
@@ -138,16 +153,28 @@ fn lww_last_test() {
     assert_eq!(y.last(f), Some(&10));
     assert_eq!(
         x.lww(f),
-        set(vec![("a", 4, vec![5]), ("b", 1, vec![]), ("c", 1, vec![])], vec![])
+        set(
+            vec![("a", 4, vec![5]), ("b", 1, vec![]), ("c", 1, vec![])],
+            vec![]
+        )
     );
     assert_eq!(
         y.lww(f),
-        set(vec![("a", 4, vec![]), ("b", 1, vec![]), ("c", 1, vec![])], vec![10])
+        set(
+            vec![("a", 4, vec![]), ("b", 1, vec![]), ("c", 1, vec![])],
+            vec![10]
+        )
     );
-    assert_eq!(z.lww(f), set(vec![("a", 4, vec![5]), ("b", 1, vec![])], vec![]));
+    assert_eq!(
+        z.lww(f),
+        set(vec![("a", 4, vec![5]), ("b", 1, vec![])], vec![])
+    );
     assert_eq!(
         a.lww(f2),
-        set(vec![("a", 4, vec![(5, 1_002_345)]), ("b", 1, vec![])], vec![])
+        set(
+            vec![("a", 4, vec![(5, 1_002_345)]), ("b", 1, vec![])],
+            vec![]
+        )
     );
 }
 
@@ -155,12 +182,20 @@ fn lww_last_test() {
 fn reconcile_test() {
     let f1 = |l: Vec<&i64>| l.into_iter().sum::<i64>();
     let f2 = |l: Vec<&i64>| l.into_iter().copied().min().unwrap_or_default();
-    let x: IntSet = set(vec![("a", 4, vec![5, 2]), ("b", 1, vec![]), ("c", 1, vec![3])], vec![]);
+    let x: IntSet = set(
+        vec![("a", 4, vec![5, 2]), ("b", 1, vec![]), ("c", 1, vec![3])],
+        vec![],
+    );
     let y: IntSet = set(
         vec![("a", 4, vec![5, 2]), ("b", 1, vec![]), ("c", 1, vec![3])],
         vec![10, 0],
     );
-    let hist = |v| set(vec![("a", 4, vec![]), ("b", 1, vec![]), ("c", 1, vec![])], vec![v]);
+    let hist = |v| {
+        set(
+            vec![("a", 4, vec![]), ("b", 1, vec![]), ("c", 1, vec![])],
+            vec![v],
+        )
+    };
     assert_eq!(x.reconcile(f1), hist(10));
     assert_eq!(y.reconcile(f1), hist(20));
     assert_eq!(x.reconcile(f2), hist(2));
@@ -193,14 +228,25 @@ fn less_test() {
 #[test]
 fn equal_test() {
     let a = set(
-        vec![("a", 4, vec!["v5", "v0"]), ("b", 0, vec![]), ("c", 1, vec!["v3"])],
+        vec![
+            ("a", 4, vec!["v5", "v0"]),
+            ("b", 0, vec![]),
+            ("c", 1, vec!["v3"]),
+        ],
         vec!["v0"],
     );
     let b = set(
-        vec![("a", 4, vec!["v555", "v0"]), ("b", 0, vec![]), ("c", 1, vec!["v3"])],
+        vec![
+            ("a", 4, vec!["v555", "v0"]),
+            ("b", 0, vec![]),
+            ("c", 1, vec!["v3"]),
+        ],
         vec![],
     );
-    let c = set(vec![("a", 4, vec!["v5", "v0"]), ("b", 0, vec![])], vec!["v6", "v1"]);
+    let c = set(
+        vec![("a", 4, vec!["v5", "v0"]), ("b", 0, vec![])],
+        vec!["v6", "v1"],
+    );
     assert!(a.equal(&b));
     assert!(b.equal(&a));
     assert!(!a.equal(&c));
@@ -211,7 +257,11 @@ fn equal_test() {
 fn size_test() {
     assert_eq!(new("v1").size(), 1);
     let s = set(
-        vec![("a", 4, vec!["v5", "v0"]), ("b", 0, vec![]), ("c", 1, vec!["v3"])],
+        vec![
+            ("a", 4, vec!["v5", "v0"]),
+            ("b", 0, vec![]),
+            ("c", 1, vec!["v3"]),
+        ],
         vec!["v4", "v1"],
     );
     assert_eq!(s.size(), 5);
@@ -220,11 +270,19 @@ fn size_test() {
 #[test]
 fn ids_values_test() {
     let a = set(
-        vec![("a", 4, vec!["v0", "v5"]), ("b", 0, vec![]), ("c", 1, vec!["v3"])],
+        vec![
+            ("a", 4, vec!["v0", "v5"]),
+            ("b", 0, vec![]),
+            ("c", 1, vec!["v3"]),
+        ],
         vec!["v1"],
     );
     let b = set(
-        vec![("a", 4, vec!["v0", "v555"]), ("b", 0, vec![]), ("c", 1, vec!["v3"])],
+        vec![
+            ("a", 4, vec!["v0", "v555"]),
+            ("b", 0, vec![]),
+            ("c", 1, vec!["v3"]),
+        ],
         vec![],
     );
     let c = set(vec![("a", 4, vec![]), ("b", 0, vec![])], vec!["v1", "v6"]);
@@ -243,7 +301,10 @@ fn ids_values_test() {
 
 #[test]
 fn map_test() {
-    let a: IntSet = set(vec![("a", 4, vec![]), ("b", 0, vec![]), ("c", 1, vec![])], vec![10]);
+    let a: IntSet = set(
+        vec![("a", 4, vec![]), ("b", 0, vec![]), ("c", 1, vec![])],
+        vec![10],
+    );
     let b: IntSet = set(
         vec![("a", 4, vec![5, 0]), ("b", 0, vec![]), ("c", 1, vec![2])],
         vec![20, 10],
@@ -251,7 +312,10 @@ fn map_test() {
     let f = |x: i64| x * 2;
     assert_eq!(
         a.map(f),
-        set(vec![("a", 4, vec![]), ("b", 0, vec![]), ("c", 1, vec![])], vec![20])
+        set(
+            vec![("a", 4, vec![]), ("b", 0, vec![]), ("c", 1, vec![])],
+            vec![20]
+        )
     );
     assert_eq!(
         b.map(f),
@@ -269,7 +333,10 @@ fn update_rejects_anything_but_one_new_value() {
     assert_eq!(none.update(&"a"), Err(DvvUpdateError::NotOneValue(0)));
     let stored = new("v1").update(&"a").unwrap();
     let two: Set = DvvSet::new_many(vec!["x", "y"]);
-    assert_eq!(two.update_with(&stored, &"a"), Err(DvvUpdateError::NotOneValue(2)));
+    assert_eq!(
+        two.update_with(&stored, &"a"),
+        Err(DvvUpdateError::NotOneValue(2))
+    );
 }
 
 #[test]

@@ -49,10 +49,16 @@ fn recv_follows_the_paper_in_every_case() {
     // Local ahead: local counter + 1.
     assert_eq!(c.recv(ts(BASE, 50)).unwrap(), ts(BASE + 3 * TICK_NANOS, 9));
     // Same tick on both sides: max counter + 1.
-    assert_eq!(c.recv(ts(BASE + 3 * TICK_NANOS, 20)).unwrap(), ts(BASE + 3 * TICK_NANOS, 21));
+    assert_eq!(
+        c.recv(ts(BASE + 3 * TICK_NANOS, 20)).unwrap(),
+        ts(BASE + 3 * TICK_NANOS, 21)
+    );
     // Wall clock ahead of both: wall tick, counter 0.
     wall.advance_nanos(10 * TICK_NANOS);
-    assert_eq!(c.recv(ts(BASE, 999)).unwrap(), ts(BASE + 10 * TICK_NANOS, 0));
+    assert_eq!(
+        c.recv(ts(BASE, 999)).unwrap(),
+        ts(BASE + 10 * TICK_NANOS, 0)
+    );
 }
 
 #[test]
@@ -67,17 +73,24 @@ fn offset_limit_is_inclusive_and_only_checks_the_future() {
     let before = c.now();
     let beyond = ts(BASE + limit + TICK_NANOS, 0);
     match c.recv(beyond) {
-        Err(RecvError::RemoteTooFarAhead { remote, local_nanos, max_offset }) => {
+        Err(RecvError::RemoteTooFarAhead {
+            remote,
+            local_nanos,
+            max_offset,
+        }) => {
             assert_eq!((remote, local_nanos), (beyond, BASE));
             assert_eq!(max_offset, c.config().max_offset);
         }
         other => panic!("expected rejection, got {other:?}"),
     }
-    assert_eq!(c.observe(beyond), Err(RecvError::RemoteTooFarAhead {
-        remote: beyond,
-        local_nanos: BASE,
-        max_offset: c.config().max_offset,
-    }));
+    assert_eq!(
+        c.observe(beyond),
+        Err(RecvError::RemoteTooFarAhead {
+            remote: beyond,
+            local_nanos: BASE,
+            max_offset: c.config().max_offset,
+        })
+    );
     assert_eq!(c.last(), Some(before), "state untouched by rejections");
     assert_eq!(c.stats().offset_rejected, 2);
     // A remote far in the past is fine.
@@ -175,7 +188,8 @@ fn invalid_configuration_is_an_error_at_construction() {
     );
     let c = HybridClock::new(ManualClock::new(0));
     assert_eq!(
-        c.with_jump_detection(ManualClock::new(0), Duration::ZERO).err(),
+        c.with_jump_detection(ManualClock::new(0), Duration::ZERO)
+            .err(),
         Some(HlcConfigError::InvalidJumpThreshold)
     );
 }
@@ -220,7 +234,10 @@ fn the_wall_clock_is_capped_at_the_persisted_bound() {
     assert_eq!(c.stats().bound_overruns, 1);
     // Remote stamps above the bound are refused until it is extended.
     let remote = Timestamp::from_u64(bound.as_u64() + 1);
-    assert!(matches!(c.recv(remote), Err(RecvError::AboveUpperBound { .. })));
+    assert!(matches!(
+        c.recv(remote),
+        Err(RecvError::AboveUpperBound { .. })
+    ));
     let next = c.upper_bound_for(Duration::from_secs(10));
     c.extend_upper_bound(next);
     assert!(c.recv(remote).is_ok());
@@ -239,7 +256,11 @@ fn many_threads_never_see_duplicates_or_regressions() {
             std::thread::spawn(move || {
                 let mut out = Vec::with_capacity(20_000);
                 for i in 0..20_000u64 {
-                    out.push(if i % 3 == 0 { c.recv(c.now()).unwrap() } else { c.now() });
+                    out.push(if i % 3 == 0 {
+                        c.recv(c.now()).unwrap()
+                    } else {
+                        c.now()
+                    });
                 }
                 out
             })
@@ -265,5 +286,8 @@ fn timestamp_layout() {
     assert!(Timestamp::ZERO < Timestamp::from_u64(2));
     assert_eq!(Timestamp::from_u64(0), Timestamp::ZERO);
     let t = Timestamp::from_parts(BASE + 12_345, 77);
-    assert_eq!(t.to_string(), format!("{}.77", BASE + (12_345 & !LOGICAL_MASK)));
+    assert_eq!(
+        t.to_string(),
+        format!("{}.77", BASE + (12_345 & !LOGICAL_MASK))
+    );
 }

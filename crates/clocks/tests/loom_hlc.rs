@@ -1,6 +1,6 @@
-#![cfg(quorate_loom)]
 //! Loom models: concurrent `now` / `recv` / `observe` on one HLC (and ticks on one Lamport
 //! clock) never yield duplicate or per-thread decreasing values, under every interleaving.
+#![cfg(quorate_loom)]
 
 use loom::sync::Arc;
 use loom::thread;
@@ -31,7 +31,8 @@ fn hlc_now_recv_observe_unique_and_monotonic() {
         let t2 = thread::spawn(move || {
             let a = c2.now();
             w2.advance_nanos(1 << 16);
-            c2.observe(Timestamp::from_parts(BASE + (1 << 16), 9)).unwrap();
+            c2.observe(Timestamp::from_parts(BASE + (1 << 16), 9))
+                .unwrap();
             let b = c2.now();
             vec![a, b]
         });

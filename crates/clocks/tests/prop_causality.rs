@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use quorate_clocks::{HlcConfig, HybridClock, Lamport, LamportClock, ManualClock, Timestamp, WallClock};
+use quorate_clocks::{
+    HlcConfig, HybridClock, Lamport, LamportClock, ManualClock, Timestamp, WallClock,
+};
 
 const NODES: usize = 3;
 const BASE: u64 = 1_700_000_000_000_000_000;
@@ -78,11 +80,20 @@ fn run<S: Copy>(
     events
 }
 
-fn check_happens_before<S: Ord + std::fmt::Debug>(events: &[Event<S>]) -> Result<(), TestCaseError> {
+fn check_happens_before<S: Ord + std::fmt::Debug>(
+    events: &[Event<S>],
+) -> Result<(), TestCaseError> {
     for a in events {
         for b in events {
             if before(&a.vc, &b.vc) {
-                prop_assert!(a.stamp < b.stamp, "{:?} -> {:?} but stamps {:?} !< {:?}", a.vc, b.vc, a.stamp, b.stamp);
+                prop_assert!(
+                    a.stamp < b.stamp,
+                    "{:?} -> {:?} but stamps {:?} !< {:?}",
+                    a.vc,
+                    b.vc,
+                    a.stamp,
+                    b.stamp
+                );
             }
         }
     }

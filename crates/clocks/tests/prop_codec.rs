@@ -13,7 +13,9 @@ fn no_panic<T: Decode>(bytes: &[u8]) {
     let _ = decode_exact::<T>(bytes);
 }
 
-fn round_trip<T: Encode + Decode + PartialEq + std::fmt::Debug>(v: &T) -> Result<(), TestCaseError> {
+fn round_trip<T: Encode + Decode + PartialEq + std::fmt::Debug>(
+    v: &T,
+) -> Result<(), TestCaseError> {
     let bytes = encode_to_vec(v);
     prop_assert_eq!(bytes.len(), v.encoded_len());
     prop_assert_eq!(&decode_exact::<T>(&bytes).unwrap(), v);
@@ -33,8 +35,12 @@ fn arb_dvvset() -> impl Strategy<Value = DvvSet<u8, String>> {
         let mut s: DvvSet<u8, String> = DvvSet::default();
         for (actor, v) in ops {
             s = match v {
-                Some(v) => DvvSet::with_context(&s.join(), v).update_with(&s, &actor).unwrap(),
-                None => DvvSet::new(format!("lost-{actor}")).update_with(&s, &actor).unwrap(),
+                Some(v) => DvvSet::with_context(&s.join(), v)
+                    .update_with(&s, &actor)
+                    .unwrap(),
+                None => DvvSet::new(format!("lost-{actor}"))
+                    .update_with(&s, &actor)
+                    .unwrap(),
             };
         }
         s

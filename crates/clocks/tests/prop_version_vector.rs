@@ -15,8 +15,12 @@ fn oracle(a: &VersionVector<u8>, b: &VersionVector<u8>) -> Causality {
     let ma: BTreeMap<u8, u64> = a.iter().map(|(k, v)| (*k, v)).collect();
     let mb: BTreeMap<u8, u64> = b.iter().map(|(k, v)| (*k, v)).collect();
     let keys: Vec<u8> = ma.keys().chain(mb.keys()).copied().collect();
-    let le = keys.iter().all(|k| ma.get(k).copied().unwrap_or(0) <= mb.get(k).copied().unwrap_or(0));
-    let ge = keys.iter().all(|k| ma.get(k).copied().unwrap_or(0) >= mb.get(k).copied().unwrap_or(0));
+    let le = keys
+        .iter()
+        .all(|k| ma.get(k).copied().unwrap_or(0) <= mb.get(k).copied().unwrap_or(0));
+    let ge = keys
+        .iter()
+        .all(|k| ma.get(k).copied().unwrap_or(0) >= mb.get(k).copied().unwrap_or(0));
     match (le, ge) {
         (true, true) => Causality::Equal,
         (true, false) => Causality::Before,

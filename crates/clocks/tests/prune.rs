@@ -7,7 +7,13 @@ use quorate_clocks::{DvvSet, InvalidPruningPolicy, PruningPolicy, VersionVector}
 const S: u64 = 1_000_000_000;
 
 fn policy(small: usize, big: usize, young: u64, old: u64) -> PruningPolicy {
-    PruningPolicy::new(small, big, Duration::from_secs(young), Duration::from_secs(old)).unwrap()
+    PruningPolicy::new(
+        small,
+        big,
+        Duration::from_secs(young),
+        Duration::from_secs(old),
+    )
+    .unwrap()
 }
 
 fn vv(n: u32) -> VersionVector<u32> {
@@ -25,7 +31,10 @@ fn small_vectors_are_never_pruned() {
 fn a_young_oldest_entry_protects_the_vector() {
     let mut v = vv(10);
     // All entries updated 5 s ago; young = 20 s.
-    assert_eq!(policy(1, 2, 20, 100).prune(&mut v, |_| 995 * S, 1_000 * S), 0);
+    assert_eq!(
+        policy(1, 2, 20, 100).prune(&mut v, |_| 995 * S, 1_000 * S),
+        0
+    );
 }
 
 #[test]
@@ -34,7 +43,10 @@ fn big_vectors_lose_their_oldest_entries_down_to_big() {
     // actor a last updated at a seconds; now 1000 s; young 20 s, old 10^6 s.
     let removed = policy(2, 6, 20, 1_000_000).prune(&mut v, |a| u64::from(*a) * S, 1_000 * S);
     assert_eq!(removed, 4);
-    assert_eq!(v.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [5, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        v.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+        [5, 6, 7, 8, 9, 10]
+    );
 }
 
 #[test]
@@ -67,7 +79,10 @@ fn pruning_a_dvvset_keeps_every_value() {
         v.sort_unstable();
         v
     };
-    assert_eq!(policy(1, 1, 0, 0).prune_dvvset(&mut s2, |a| u64::from(*a), 100), 2);
+    assert_eq!(
+        policy(1, 1, 0, 0).prune_dvvset(&mut s2, |a| u64::from(*a), 100),
+        2
+    );
     let mut after: Vec<&str> = s2.values().into_iter().copied().collect();
     after.sort_unstable();
     assert_eq!(before, after);
@@ -77,11 +92,17 @@ fn pruning_a_dvvset_keeps_every_value() {
 #[test]
 fn contradictory_policies_are_rejected() {
     let s = Duration::from_secs(1);
-    assert_eq!(PruningPolicy::new(5, 4, s, s), Err(InvalidPruningPolicy::BigBelowSmall));
+    assert_eq!(
+        PruningPolicy::new(5, 4, s, s),
+        Err(InvalidPruningPolicy::BigBelowSmall)
+    );
     assert_eq!(
         PruningPolicy::new(1, 4, s, Duration::ZERO),
         Err(InvalidPruningPolicy::OldBelowYoung)
     );
     let d = PruningPolicy::default();
-    assert_eq!((d.small(), d.big(), d.young().as_secs(), d.old().as_secs()), (50, 50, 20, 86_400));
+    assert_eq!(
+        (d.small(), d.big(), d.young().as_secs(), d.old().as_secs()),
+        (50, 50, 20, 86_400)
+    );
 }

@@ -42,7 +42,10 @@ fn stamp_concurrently<W: WallClock + 'static>(clock: HybridClock<W>, mix: bool) 
     let mut all = Vec::with_capacity(2 * PER_THREAD);
     for h in handles {
         let v = h.join().expect("thread");
-        assert!(v.windows(2).all(|w| w[0] < w[1]), "a thread saw a non-increasing stamp");
+        assert!(
+            v.windows(2).all(|w| w[0] < w[1]),
+            "a thread saw a non-increasing stamp"
+        );
         all.extend(v);
     }
     all

@@ -58,7 +58,9 @@ mod serde_round_trips {
 
     #[test]
     fn data_types_round_trip() {
-        let vv: VersionVector<String> = [("a".to_string(), 2), ("b".to_string(), 1)].into_iter().collect();
+        let vv: VersionVector<String> = [("a".to_string(), 2), ("b".to_string(), 1)]
+            .into_iter()
+            .collect();
         rt(&vv);
         rt(&Dot::new(1u8, 2));
         rt(&Timestamp::from_u64(99));
@@ -81,10 +83,15 @@ mod serde_round_trips {
         assert!(serde_json::from_str::<VersionVector<u8>>("[[1,1],[1,2]]").is_err());
         assert!(serde_json::from_str::<VersionVector<u8>>("[[1,0]]").is_err());
         assert!(serde_json::from_str::<Timestamp>("0").is_err());
-        assert!(serde_json::from_str::<Dvv<u8>>(r#"{"dot":{"actor":1,"counter":0},"context":[]}"#).is_err());
-        assert!(serde_json::from_str::<DvvSet<u8, u8>>(
-            r#"{"entries":[{"actor":1,"counter":1,"values":[1,2]}],"anonymous":[]}"#
-        )
-        .is_err());
+        assert!(
+            serde_json::from_str::<Dvv<u8>>(r#"{"dot":{"actor":1,"counter":0},"context":[]}"#)
+                .is_err()
+        );
+        assert!(
+            serde_json::from_str::<DvvSet<u8, u8>>(
+                r#"{"entries":[{"actor":1,"counter":1,"values":[1,2]}],"anonymous":[]}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -25,7 +25,10 @@ fn error_grows_with_drift_and_status_turns_free_running() {
     c.sync(1_000_000); // 1 ms
     let r = c.now();
     assert_eq!(r.status, ClockStatus::Synchronized);
-    assert_eq!(r.interval, TimeInterval::new(T0 - 1_000_000, T0 + 1_000_000));
+    assert_eq!(
+        r.interval,
+        TimeInterval::new(T0 - 1_000_000, T0 + 1_000_000)
+    );
     m.advance(Duration::from_secs(20)); // + 2 ms of drift
     let r = c.now();
     assert_eq!(r.interval.width(), 2 * 3_000_000);
@@ -58,5 +61,8 @@ fn after_before_and_commit_wait() {
     assert_eq!(waited, Duration::from_nanos(6_001));
     assert_eq!(sleeps, 1);
     // Already past: no wait.
-    assert_eq!(c.commit_wait_with(0, |_| panic!("must not sleep")), Ok(Duration::ZERO));
+    assert_eq!(
+        c.commit_wait_with(0, |_| panic!("must not sleep")),
+        Ok(Duration::ZERO)
+    );
 }
