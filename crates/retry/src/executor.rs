@@ -5,6 +5,7 @@ use core::fmt;
 use core::time::Duration;
 
 use quorate_clocks::MonotonicClock;
+use rand::Rng;
 
 use crate::budget::RetryBudget;
 use crate::outcome::Classify;
@@ -228,7 +229,8 @@ impl<'a, C: MonotonicClock + ?Sized, S: ?Sized> Retry<'a, C, S> {
         p
     }
 
-    /// Runs `op` until it succeeds or the planner gives up, sleeping with the sleeper.
+    /// Runs `op` until it succeeds or the planner gives up, sleeping with the sleeper and
+    /// drawing jitter from the thread-local generator.
     ///
     /// # Errors
     ///
@@ -243,11 +245,43 @@ impl<'a, C: MonotonicClock + ?Sized, S: ?Sized> Retry<'a, C, S> {
     /// assert_eq!((err.reason, err.attempts), (GiveUpReason::AttemptsExhausted, 2));
     /// # Ok::<(), quorate_retry::ConfigError>(())
     /// ```
-    pub fn run<T, E, F>(&self, mut op: F) -> Result<T, RetryError<E>>
+    pub fn run<T, E, F>(&self, op: F) -> Result<T, RetryError<E>>
     where
         S: Sleeper,
         E: Classify,
         F: FnMut(AttemptInfo) -> Result<T, E>,
+    {
+        self.run_with_rng(&mut ThreadLocalRng, op)
+    }
+
+    /// Like [`run`](Self::run), drawing jitter from `rng` (seed it to replay a run exactly).
+    ///
+    /// # Errors
+    ///
+    /// [`RetryError`] with the planner's [`GiveUpReason`] and the last error.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use quorate_retry::*;
+    /// use quorate_clocks::{ManualClock, MonotonicClock};
+    ///
+    /// let policy = RetryPolicy::new(Backoff::constant(Duration::from_secs(1))?.with_jitter(Jitter::Full))
+    ///     .with_max_attempts(4)?;
+    /// let replay = |seed| {
+    ///     let clock = ManualClock::new(0);
+    ///     let _ = Retry::new(&policy, &clock, &clock)
+    ///         .run_with_rng(&mut FastRng::seed_from_u64(seed), |_| Err::<(), _>(OutcomeClass::Transient));
+    ///     clock.now_nanos()
+    /// };
+    /// assert_eq!(replay(7), replay(7)); // same seed, same sleeps
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    pub fn run_with_rng<T, E, F, R>(&self, rng: &mut R, mut op: F) -> Result<T, RetryError<E>>
+    where
+        S: Sleeper,
+        E: Classify,
+        F: FnMut(AttemptInfo) -> Result<T, E>,
+        R: Rng + ?Sized,
     {
         let mut planner = self.planner();
         let mut last_error = None;
@@ -262,11 +296,7 @@ impl<'a, C: MonotonicClock + ?Sized, S: ?Sized> Retry<'a, C, S> {
                     return Ok(v);
                 }
                 Err(e) => {
-                    let decision = planner.on_failure(
-                        self.clock.now_nanos(),
-                        e.classify(),
-                        &mut ThreadLocalRng,
-                    );
+                    let decision = planner.on_failure(self.clock.now_nanos(), e.classify(), rng);
                     last_error = Some(e);
                     match decision {
                         Decision::RetryAfter(d) => self.sleeper.sleep(d),

@@ -47,6 +47,46 @@
 //! # Ok::<(), quorate_retry::ConfigError>(())
 //! ```
 //!
+//! # Design
+//!
+//! **Jitter, capped.** Clients that failed together and back off on the same schedule retry
+//! together; exponential growth alone only spaces out the synchronized waves. The jitter modes
+//! are the ones Marc Brooker compared in "Exponential Backoff And Jitter" (AWS Architecture
+//! Blog): *full* (a uniform draw below the exponential delay, the least total work), *equal*
+//! (keep half, randomise half) and *decorrelated* (a uniform draw between the base and three
+//! times the previous sleep). The cap is applied last and is absolute: no mode ever returns a
+//! delay above it, unlike crates that add jitter after capping.
+//!
+//! **Budgets, not attempt limits.** "Up to three retries" quadruples the load on a dependency
+//! exactly when it is failing, and nested layers multiply: five layers of three retries send
+//! 4^5 = 1024 requests for one. A budget caps retries as a share of recent traffic (or of
+//! recent successes), shared by every caller of the dependency, so occasional failures are
+//! always retried while a wholesale outage adds only a bounded fraction of load. The four
+//! budgets reproduce four published designs:
+//!
+//! | type | anchor | rule |
+//! |---|---|---|
+//! | [`WindowedBudget`] | Finagle `RetryBudget`, tower `TpsBudget` | retries over the last `ttl` ≤ `percent` × requests over the last `ttl` + `min_per_sec` × `ttl`, exactly |
+//! | [`GrpcThrottle`] | gRFC A6 `retryThrottling` | a failure costs 1 token, a success earns `token_ratio`; retry only while tokens > `max_tokens / 2` |
+//! | [`RetryQuota`] | AWS SDKs, standard retry mode | a retry costs 5 (10 after a timeout) from 500; a first-try success refills 1; a successful retry refunds its cost |
+//! | [`AdaptiveThrottle`] | *Site Reliability Engineering*, "Handling Overload" | shed each request locally with probability `max(0, (requests − K·accepts) / (requests + 1))` |
+//!
+//! Every budget keeps integer fixed-point accounting in atomics and changes it only by
+//! compare-and-swap, so the check and the charge of a grant are one indivisible step. The
+//! windowed budget is exact where tower's truncates (at 0.6, ten requests fund six retries,
+//! not ten) and reads no clock and takes no lock.
+//!
+//! **Outcome classes.** A timeout does not mean the operation failed; it means we do not know.
+//! The planner retries ambiguous outcomes ([`OutcomeClass::Timeout`],
+//! [`OutcomeClass::Ambiguous`]) only for operations declared [`Idempotency::Idempotent`] or
+//! [`Idempotency::Keyed`]; requests that were never sent are retried for free, without
+//! spending budget.
+//!
+//! **Deadlines.** A retry that cannot finish before the caller gives up is pure extra load. The
+//! [`RetryPlanner`] reserves the expected attempt time (the attempt timeout, or the longest
+//! attempt so far) before the deadline, clamps server pushback to the cap, and gives up the
+//! moment the next attempt cannot complete in time, instead of sleeping until the deadline.
+//!
 //! # Features
 //!
 //! | feature | adds |
