@@ -164,8 +164,7 @@ fn contenders() -> Vec<(&'static str, Box<dyn DepositWithdraw>)> {
             Box::new(Ours(grpc, |b, now| {
                 // A success earns tokens; a retry costs the failure that caused it plus the check.
                 b.on_success(now, None);
-                b.on_failure(now, OutcomeClass::Transient);
-                b.try_withdraw(now, RetryCost::Standard).is_some()
+                b.on_failure(now, OutcomeClass::Transient) && b.try_withdraw(now, RetryCost::Standard).is_some()
             })),
         ),
         (

@@ -129,7 +129,12 @@ pub trait RetryBudget: Send + Sync + fmt::Debug {
 
     /// An attempt failed with `class` (never [`OutcomeClass::NotSent`]); called whether or not
     /// it will be retried.
-    fn on_failure(&self, now: u64, class: OutcomeClass);
+    ///
+    /// Returns whether this failure's own accounting still leaves room for a retry.
+    /// [`GrpcThrottle`] decides here, charging the failure and checking the threshold in one
+    /// compare-and-swap as gRPC's own implementation does; the other budgets return `true` and
+    /// decide in [`try_withdraw`](Self::try_withdraw). The planner retries only when both agree.
+    fn on_failure(&self, now: u64, class: OutcomeClass) -> bool;
 
     /// Asks for one retry; `Some` means granted and already charged.
     fn try_withdraw(&self, now: u64, cost: RetryCost) -> Option<Grant>;
@@ -144,7 +149,7 @@ macro_rules! forward_budget {
             #[inline]
             fn on_request(&self, now: u64) -> bool { (**self).on_request(now) }
             #[inline]
-            fn on_failure(&self, now: u64, class: OutcomeClass) { (**self).on_failure(now, class) }
+            fn on_failure(&self, now: u64, class: OutcomeClass) -> bool { (**self).on_failure(now, class) }
             #[inline]
             fn try_withdraw(&self, now: u64, cost: RetryCost) -> Option<Grant> { (**self).try_withdraw(now, cost) }
             #[inline]
@@ -483,7 +488,9 @@ impl RetryBudget for WindowedBudget {
     }
 
     #[inline]
-    fn on_failure(&self, _now: u64, _class: OutcomeClass) {}
+    fn on_failure(&self, _now: u64, _class: OutcomeClass) -> bool {
+        true
+    }
 
     #[inline]
     fn try_withdraw(&self, now: u64, _cost: RetryCost) -> Option<Grant> {
@@ -575,16 +582,18 @@ impl GrpcThrottle {
         self.milli_tokens.load(Ordering::Acquire)
     }
 
-    fn update(&self, f: impl Fn(u64) -> u64) {
+    /// Applies `f` atomically and returns the new count.
+    fn update(&self, f: impl Fn(u64) -> u64) -> u64 {
         let mut cur = self.milli_tokens.load(Ordering::Relaxed);
         loop {
+            let next = f(cur);
             match self.milli_tokens.compare_exchange_weak(
                 cur,
-                f(cur),
+                next,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return,
+                Ok(_) => return next,
                 Err(seen) => cur = seen,
             }
         }
@@ -596,10 +605,13 @@ impl RetryBudget for GrpcThrottle {
         true
     }
 
-    fn on_failure(&self, _now: u64, class: OutcomeClass) {
-        if class.is_retryable() && class != OutcomeClass::NotSent {
-            self.update(|t| t.saturating_sub(1000));
-        }
+    fn on_failure(&self, _now: u64, class: OutcomeClass) -> bool {
+        let after = if class.is_retryable() && class != OutcomeClass::NotSent {
+            self.update(|t| t.saturating_sub(1000))
+        } else {
+            self.milli_tokens.load(Ordering::Acquire)
+        };
+        after * 2 > self.max_milli
     }
 
     fn try_withdraw(&self, _now: u64, _cost: RetryCost) -> Option<Grant> {
@@ -727,7 +739,9 @@ impl RetryBudget for RetryQuota {
         true
     }
 
-    fn on_failure(&self, _now: u64, _class: OutcomeClass) {}
+    fn on_failure(&self, _now: u64, _class: OutcomeClass) -> bool {
+        true
+    }
 
     #[inline]
     fn try_withdraw(&self, _now: u64, cost: RetryCost) -> Option<Grant> {
@@ -936,10 +950,11 @@ impl RetryBudget for AdaptiveThrottle {
         self.admit(now)
     }
 
-    fn on_failure(&self, now: u64, class: OutcomeClass) {
+    fn on_failure(&self, now: u64, class: OutcomeClass) -> bool {
         if class == OutcomeClass::Fatal {
             self.accepts.add(self.slot.div(now));
         }
+        true
     }
 
     fn try_withdraw(&self, now: u64, _cost: RetryCost) -> Option<Grant> {

@@ -530,11 +530,10 @@ impl<'a> RetryPlanner<'a> {
         self.longest_attempt = self
             .longest_attempt
             .max(now.saturating_sub(self.attempt_started));
-        if class != OutcomeClass::NotSent
-            && let Some(b) = self.budget
-        {
-            b.on_failure(now, class);
-        }
+        let room = match self.budget {
+            Some(b) if class != OutcomeClass::NotSent => b.on_failure(now, class),
+            _ => true,
+        };
         if class == OutcomeClass::Fatal {
             return Decision::GiveUp(GiveUpReason::Fatal);
         }
@@ -563,6 +562,9 @@ impl<'a> RetryPlanner<'a> {
         if class != OutcomeClass::NotSent
             && let Some(b) = self.budget
         {
+            if !room {
+                return Decision::GiveUp(GiveUpReason::BudgetExhausted);
+            }
             match b.try_withdraw(now, RetryCost::for_class(class)) {
                 Some(g) => self.grant = Some(g),
                 None => return Decision::GiveUp(GiveUpReason::BudgetExhausted),

@@ -153,8 +153,9 @@ fn grpc_throttles_at_half_of_max_tokens() {
     // 10 tokens; each failure costs 1; retries allowed while tokens > 5.
     let mut allowed = 0;
     for _ in 0..10 {
-        t.on_failure(0, OutcomeClass::Transient);
-        if t.try_withdraw(0, RetryCost::Standard).is_some() {
+        if t.on_failure(0, OutcomeClass::Transient)
+            && t.try_withdraw(0, RetryCost::Standard).is_some()
+        {
             allowed += 1;
         }
     }
@@ -167,6 +168,27 @@ fn grpc_throttles_at_half_of_max_tokens() {
     assert!(t.try_withdraw(0, RetryCost::Standard).is_none());
     t.on_success(0, None);
     assert!(t.try_withdraw(0, RetryCost::Standard).is_some());
+}
+
+#[test]
+fn grpc_matches_the_reference_sequence() {
+    // max_tokens 4 (threshold 2), token_ratio 1.6, as in gRPC core's throttle test.
+    let t = GrpcThrottle::new(4.0, 1.6).unwrap();
+    let fail = |t: &GrpcThrottle| t.on_failure(0, OutcomeClass::Transient);
+    assert!(fail(&t)); // 3 > 2
+    t.on_success(0, None); // 4.6 capped at 4
+    assert_eq!(t.milli_tokens(), 4000);
+    assert!(fail(&t)); // 3
+    assert!(!fail(&t)); // 2: at the threshold, no retry
+    assert!(!fail(&t)); // 1
+    assert!(!fail(&t)); // 0
+    assert!(!fail(&t)); // stays at 0
+    assert_eq!(t.milli_tokens(), 0);
+    t.on_success(0, None); // 1.6
+    t.on_success(0, None); // 3.2
+    assert!(t.try_withdraw(0, RetryCost::Standard).is_some());
+    assert!(fail(&t)); // 2.2 > 2
+    assert!(!fail(&t)); // 1.2
 }
 
 #[test]

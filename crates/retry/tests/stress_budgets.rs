@@ -77,15 +77,17 @@ fn windowed_rotation_under_contention_conserves_the_balance() {
 
 #[test]
 fn grpc_never_grants_below_the_threshold() {
-    // No successes: failures drive tokens 100 → 0. A retry is granted only if the count the
-    // thread saw after its own failure was above 50, i.e. at most 49 grants in total.
+    // No successes: failures drive tokens 100 → 0. A retry is granted only if the count left by
+    // the thread's own failure was above 50 (charged and checked in one CAS): exactly 49 of
+    // the 800 failures leave 99..=51, so exactly 49 grants.
     let t = Arc::new(GrpcThrottle::new(100.0, 0.5).unwrap());
     let grants = Arc::new(AtomicU64::new(0));
     let (t2, g2) = (Arc::clone(&t), Arc::clone(&grants));
     run(move |_| {
         for _ in 0..50 {
-            t2.on_failure(0, OutcomeClass::Transient);
-            if t2.try_withdraw(0, RetryCost::Standard).is_some() {
+            if t2.on_failure(0, OutcomeClass::Transient)
+                && t2.try_withdraw(0, RetryCost::Standard).is_some()
+            {
                 g2.fetch_add(1, Ordering::Relaxed);
             }
         }
