@@ -94,8 +94,9 @@ fn grpc_failures_are_never_lost() {
             && t.try_withdraw(0, RetryCost::Standard).is_some();
         let theirs = h.join().unwrap();
         assert_eq!(t.milli_tokens(), 2000);
-        // The failure that leaves 3 (> 2) allows a retry, the one that leaves 2 does not: exactly
-        // one grant, whatever the interleaving.
-        assert_eq!(usize::from(mine) + usize::from(theirs), 1);
+        // Only the failure that leaves 3 (> 2) makes room for a retry, the one that leaves 2 does
+        // not; the grant also re-checks the current count, so it may be refused if the other
+        // failure landed in between: never more than one grant, whatever the interleaving.
+        assert!(usize::from(mine) + usize::from(theirs) <= 1);
     });
 }
