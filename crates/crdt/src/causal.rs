@@ -370,7 +370,7 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     pub(crate) fn dots_context(store: &S) -> CausalContext<A> {
         let mut dots = Vec::new();
         store.for_each_dot(&mut |d| dots.push(d.clone()));
-        dots.into_iter().collect()
+        CausalContext::from_dots(dots)
     }
 
     /// Canonical digest of the state.

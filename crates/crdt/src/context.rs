@@ -47,14 +47,15 @@ pub trait DotView<A> {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct CausalContext<A> {
     vv: VersionVector<A>,
-    cloud: BTreeSet<Dot<A>>,
+    /// Sorted, strictly ascending (usually empty or tiny, so a vector beats a tree).
+    cloud: Vec<Dot<A>>,
 }
 
 impl<A> Default for CausalContext<A> {
     fn default() -> Self {
         Self {
             vv: VersionVector::default(),
-            cloud: BTreeSet::new(),
+            cloud: Vec::new(),
         }
     }
 }
@@ -135,7 +136,7 @@ impl<A: Actor> CausalContext<A> {
     /// ```
     #[inline]
     pub fn contains(&self, dot: &Dot<A>) -> bool {
-        self.vv.contains(dot) || (!self.cloud.is_empty() && self.cloud.contains(dot))
+        self.vv.contains(dot) || (!self.cloud.is_empty() && self.cloud.binary_search(dot).is_ok())
     }
 
     /// The highest counter of `actor` seen, including the cloud.
@@ -151,10 +152,11 @@ impl<A: Actor> CausalContext<A> {
         if self.cloud.is_empty() {
             return base;
         }
-        let cloud_max = self
-            .cloud
-            .range(Dot::new(actor.clone(), 0)..=Dot::new(actor.clone(), u64::MAX))
-            .next_back()
+        let end = self.cloud.partition_point(|d| d.actor <= *actor);
+        let cloud_max = end
+            .checked_sub(1)
+            .and_then(|i| self.cloud.get(i))
+            .filter(|d| d.actor == *actor)
             .map_or(0, |d| d.counter);
         base.max(cloud_max)
     }
@@ -196,14 +198,20 @@ impl<A: Actor> CausalContext<A> {
             let actor = dot.actor;
             let mut top = dot.counter;
             while let Some(next) = top.checked_add(1) {
-                if self.cloud.is_empty() || !self.cloud.remove(&Dot::new(actor.clone(), next)) {
+                if self.cloud.is_empty() {
                     break;
                 }
-                top = next;
+                match self.cloud.binary_search(&Dot::new(actor.clone(), next)) {
+                    Ok(i) => {
+                        self.cloud.remove(i);
+                        top = next;
+                    }
+                    Err(_) => break,
+                }
             }
             self.vv.set(actor, top);
-        } else {
-            self.cloud.insert(dot);
+        } else if let Err(i) = self.cloud.binary_search(&dot) {
+            self.cloud.insert(i, dot);
         }
     }
 
@@ -225,30 +233,62 @@ impl<A: Actor> CausalContext<A> {
         if self.cloud.is_empty() && other.cloud.is_empty() {
             return;
         }
+        if other.cloud.len() <= 8 {
+            // Small clouds (every mutation delta): insert dot by dot, no allocation when the
+            // dots extend the vector.
+            if !other.vv.is_empty() && !self.cloud.is_empty() {
+                let mine = std::mem::take(&mut self.cloud);
+                self.absorb_sorted(mine);
+            }
+            for d in &other.cloud {
+                self.insert(d.clone());
+            }
+            return;
+        }
         let mut mine = std::mem::take(&mut self.cloud);
-        mine.extend(other.cloud.iter().cloned());
+        if mine.is_empty() {
+            mine.extend(other.cloud.iter().cloned());
+        } else if !other.cloud.is_empty() {
+            mine.extend(other.cloud.iter().cloned());
+            mine.sort();
+            mine.dedup();
+        }
         self.absorb_sorted(mine);
     }
 
-    /// Rebuilds the cloud from sorted candidate dots, folding prefixes into the vector.
-    fn absorb_sorted(&mut self, dots: BTreeSet<Dot<A>>) {
-        for d in dots {
-            let base = self.vv.get(&d.actor);
+    /// Rebuilds the cloud from sorted, de-duplicated candidate dots, folding prefixes into the
+    /// vector. Reuses the candidates' allocation.
+    fn absorb_sorted(&mut self, mut dots: Vec<Dot<A>>) {
+        let vv = &mut self.vv;
+        dots.retain(|d| {
+            let base = vv.get(&d.actor);
             if d.counter <= base {
-                continue;
+                return false;
             }
             if d.counter == base + 1 {
-                self.vv.set(d.actor, d.counter);
-            } else {
-                self.cloud.insert(d);
+                vv.set(d.actor.clone(), d.counter);
+                return false;
             }
-        }
+            true
+        });
+        self.cloud = dots;
+    }
+
+    /// A context of exactly `dots` (any order, duplicates allowed), reusing the vector.
+    pub(crate) fn from_dots(mut dots: Vec<Dot<A>>) -> Self {
+        dots.sort();
+        dots.dedup();
+        let mut cc = Self::new();
+        cc.absorb_sorted(dots);
+        cc
     }
 
     /// Inserts many dots at once (sorted pass, then compaction).
     pub(crate) fn insert_all<I: IntoIterator<Item = Dot<A>>>(&mut self, dots: I) {
         let mut all = std::mem::take(&mut self.cloud);
         all.extend(dots);
+        all.sort();
+        all.dedup();
         self.absorb_sorted(all);
     }
 
@@ -318,7 +358,7 @@ impl<A: Actor> CausalContext<A> {
             vv.set(a, c);
         }
         let m = get_len(buf, 2)?;
-        let mut cloud = BTreeSet::new();
+        let mut cloud: Vec<Dot<A>> = Vec::with_capacity(m);
         let mut prev: Option<Dot<A>> = None;
         for _ in 0..m {
             let d = read_dot(buf, actors)?;
@@ -326,7 +366,7 @@ impl<A: Actor> CausalContext<A> {
                 return Err(DecodeError::Invalid("dot cloud not strictly ascending"));
             }
             prev = Some(d.clone());
-            cloud.insert(d);
+            cloud.push(d);
         }
         let cc = Self { vv, cloud };
         cc.validate()

@@ -97,11 +97,16 @@ impl<T: Key, A: Actor> OrSet<T, A> {
     /// ```
     pub fn add_delta(&self, actor: A, x: T) -> Result<OrSetDelta<T, A>, CounterOverflow> {
         let dot = self.inner.ctx.next_dot(actor)?;
-        let mut ctx: CausalContext<A> = match self.inner.store.map().get(&x) {
-            Some(old) => old.as_slice().iter().cloned().collect(),
-            None => CausalContext::new(),
-        };
-        ctx.insert(dot.clone());
+        let old = self
+            .inner
+            .store
+            .map()
+            .get(&x)
+            .map_or(&[][..], |s| s.as_slice());
+        let mut dots = Vec::with_capacity(old.len() + 1);
+        dots.extend_from_slice(old);
+        dots.push(dot.clone());
+        let ctx = CausalContext::from_dots(dots);
         let mut store = DotMap::default();
         store.map_mut().insert(x, DotSet::single(dot));
         Ok(CausalDelta::mutation(store, ctx))
@@ -122,8 +127,11 @@ impl<T: Key, A: Actor> OrSet<T, A> {
     pub fn add(&mut self, actor: A, x: T) -> Result<OrSetDelta<T, A>, CounterOverflow> {
         let dot = self.inner.ctx.next_dot(actor)?;
         let entry = self.inner.store.map_mut().entry(x.clone()).or_default();
-        let mut ctx: CausalContext<A> = entry.as_slice().iter().cloned().collect();
-        ctx.insert(dot.clone());
+        let old = entry.as_slice();
+        let mut dots = Vec::with_capacity(old.len() + 1);
+        dots.extend_from_slice(old);
+        dots.push(dot.clone());
+        let ctx = CausalContext::from_dots(dots);
         *entry = DotSet::single(dot.clone());
         self.inner.ctx.insert(dot.clone());
         let mut store = DotMap::default();
