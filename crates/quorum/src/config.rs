@@ -78,19 +78,87 @@ pub(crate) fn kth_largest(buf: &mut [u64], k: usize) -> u64 {
     }
     let pos = n - k; // ascending position
     if n <= 16 {
-        // Insertion sort: branch-friendly and fast for Raft-sized groups.
-        for i in 1..n {
-            let v = buf[i];
-            let mut j = i;
-            while j > 0 && buf[j - 1] > v {
-                buf[j] = buf[j - 1];
-                j -= 1;
-            }
-            buf[j] = v;
-        }
+        insertion_sort(buf);
         buf[pos]
     } else {
         *buf.select_nth_unstable(pos).1
+    }
+}
+
+/// Insertion sort: branch-friendly and fast for Raft-sized groups.
+#[inline(always)]
+fn insertion_sort(buf: &mut [u64]) {
+    for i in 1..buf.len() {
+        let v = buf[i];
+        let mut j = i;
+        while j > 0 && buf[j - 1] > v {
+            buf[j] = buf[j - 1];
+            j -= 1;
+        }
+        buf[j] = v;
+    }
+}
+
+/// Majority commit of slots `0..N` on a buffer of exactly `N` values, so the
+/// compiler knows the length, skips zeroing a large buffer and unrolls the sort.
+#[inline(always)]
+fn majority_fixed<const N: usize>(acked: &[u64]) -> u64 {
+    let mut buf = [0u64; N];
+    match acked.get(..N) {
+        // Fixed-size copy: a few register moves, no memcpy call.
+        Some(src) => buf.copy_from_slice(src),
+        None => buf[..acked.len()].copy_from_slice(acked),
+    }
+    if N <= 8 {
+        transposition_sort(&mut buf);
+    } else {
+        insertion_sort(&mut buf);
+    }
+    buf[N - majority(N)]
+}
+
+/// Odd-even transposition sort: a fixed network of compare-exchanges with no
+/// data-dependent branches, fully unrolled for a constant `N`.
+#[inline(always)]
+fn transposition_sort<const N: usize>(buf: &mut [u64; N]) {
+    for round in 0..N {
+        let mut i = round % 2;
+        while i + 1 < N {
+            let (a, b) = (buf[i], buf[i + 1]);
+            buf[i] = a.min(b);
+            buf[i + 1] = a.max(b);
+            i += 2;
+        }
+    }
+}
+
+/// Majority commit of slots `0..n`.
+#[inline]
+pub(crate) fn majority_prefix(n: usize, acked: &[u64]) -> u64 {
+    match n {
+        1 => majority_fixed::<1>(acked),
+        2 => majority_fixed::<2>(acked),
+        3 => majority_fixed::<3>(acked),
+        4 => majority_fixed::<4>(acked),
+        5 => majority_fixed::<5>(acked),
+        6 => majority_fixed::<6>(acked),
+        7 => majority_fixed::<7>(acked),
+        8 => majority_fixed::<8>(acked),
+        9 => majority_fixed::<9>(acked),
+        10 => majority_fixed::<10>(acked),
+        11 => majority_fixed::<11>(acked),
+        12 => majority_fixed::<12>(acked),
+        13 => majority_fixed::<13>(acked),
+        14 => majority_fixed::<14>(acked),
+        15 => majority_fixed::<15>(acked),
+        16 => majority_fixed::<16>(acked),
+        _ => {
+            let n = n.min(MAX_NODES);
+            let mut buf = [0u64; MAX_NODES];
+            let have = n.min(acked.len());
+            buf[..have].copy_from_slice(&acked[..have]);
+            kth_largest(&mut buf[..n], majority(n))
+        }
     }
 }
 
@@ -103,6 +171,9 @@ fn mask_committed(mask: NodeSet, acked: &[u64], empty: EmptyConfig) -> u64 {
             EmptyConfig::AlwaysQuorum => u64::MAX,
             EmptyConfig::NeverQuorum => 0,
         };
+    }
+    if mask == NodeSet::full(n) {
+        return majority_prefix(n, acked);
     }
     let mut buf = [0u64; MAX_NODES];
     for (i, slot) in mask.iter().enumerate() {
@@ -404,15 +475,13 @@ impl MajorityConfig {
     /// # Ok(()) }
     /// ```
     #[must_use]
+    #[inline]
     pub fn committed_index(&self, acked: &[u64]) -> u64 {
         let n = self.ids.len();
         if n == 0 {
             return mask_committed(NodeSet::EMPTY, acked, self.empty);
         }
-        let mut buf = [0u64; MAX_NODES];
-        let have = n.min(acked.len());
-        buf[..have].copy_from_slice(&acked[..have]);
-        kth_largest(&mut buf[..n], majority(n))
+        majority_prefix(n, acked)
     }
 
     /// Zone-aware commit (tikv/raft-rs `use_group_commit`).
@@ -448,6 +517,7 @@ impl MajorityConfig {
     /// # Ok(()) }
     /// ```
     #[must_use]
+    #[inline]
     pub fn vote_result(&self, votes: &Votes) -> VoteResult {
         mask_vote(NodeSet::full(self.ids.len()), votes, self.empty)
     }
@@ -795,6 +865,7 @@ impl JointConfig {
     /// # Ok(()) }
     /// ```
     #[must_use]
+    #[inline]
     pub fn committed_index(&self, acked: &[u64]) -> u64 {
         let i = mask_committed(self.incoming, acked, self.empty);
         match self.outgoing {
@@ -843,6 +914,7 @@ impl JointConfig {
     /// # Ok(()) }
     /// ```
     #[must_use]
+    #[inline]
     pub fn vote_result(&self, votes: &Votes) -> VoteResult {
         let i = mask_vote(self.incoming, votes, self.empty);
         let o = match self.outgoing {
