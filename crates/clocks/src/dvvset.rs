@@ -1,17 +1,4 @@
 //! Dotted version vector sets: sibling values per key without false conflicts.
-//!
-//! A replicated key-value store must keep concurrent writes as siblings and drop a value only
-//! when a later write has *seen* it. With one version vector per key, two clients that write
-//! through the same server look like one actor, so a concurrent write either overwrites a
-//! sibling it never saw (lost update) or the server must use client ids as actors (vectors grow
-//! without bound). A dotted version vector set (Preguiça, Baquero, Almeida, Fonte, Gonçalves)
-//! keeps one entry per *server*, and in each entry the values written at that server's most
-//! recent events (their dots are implicit: the newest value has the entry's counter, the next
-//! one counter - 1, and so on). A write carries the version vector the client read; the server
-//! discards exactly the values whose dots that context covers.
-//!
-//! This is a port of the semantics of Riak's `dvvset` module (riak_core), including its
-//! eunit expectations (see `tests/dvvset_riak.rs`).
 
 use bytes::{Buf, BufMut};
 
@@ -41,6 +28,19 @@ struct Entry<A, V> {
 ///    `DvvSet::with_context(&ctx, v)` and calls [`update_with`](Self::update_with) on it with
 ///    its stored set and its own id;
 /// 3. replicas exchange sets and [`sync`](Self::sync) them.
+///
+/// A replicated key-value store must keep concurrent writes as siblings and drop a value only
+/// when a later write has *seen* it. With one version vector per key, two clients that write
+/// through the same server look like one actor, so a concurrent write either overwrites a
+/// sibling it never saw (lost update) or the server must use client ids as actors (vectors grow
+/// without bound). A dotted version vector set (Preguiça, Baquero, Almeida, Fonte, Gonçalves)
+/// keeps one entry per *server*, and in each entry the values written at that server's most
+/// recent events (their dots are implicit: the newest value has the entry's counter, the next
+/// one counter - 1, and so on). A write carries the version vector the client read; the server
+/// discards exactly the values whose dots that context covers.
+///
+/// This is a port of the semantics of Riak's `dvvset` module (riak_core), including its
+/// eunit expectations (see `tests/dvvset_riak.rs`).
 ///
 /// ```
 /// use quorate_clocks::DvvSet;

@@ -1,57 +1,31 @@
 //! The hybrid logical clock (Kulkarni, Demirbas et al., 2014).
-//!
-//! A hybrid logical clock issues [`Timestamp`]s that (1) respect causality like a Lamport clock
-//! (a stamp issued after receiving a message is greater than the message's stamp) and (2) stay
-//! close to physical time: the physical part is the maximum wall-clock reading seen by any
-//! node in the causal past, and never runs ahead of it by more than the peers' clock offset.
-//!
-//! # Design
-//!
-//! The whole state is one `AtomicU64` holding the last issued (or observed) timestamp. Issuing
-//! a stamp is `max(wall_tick, last + 1)`: when the wall clock has moved past the state, one
-//! compare-and-swap installs the new tick with counter 0; otherwise a single `fetch_add(1)`
-//! bumps the logical counter (no retry loop, so contention costs one cache-line transfer, not
-//! a storm of failed CASes). The receive rule of the paper, `l' = max(l, l_m, pt)` with the
-//! counter rules, is exactly `max(wall_tick, max(last, remote) + 1)` on the packed word.
-//!
-//! The node id is not in the word: it never changes, so it joins the timestamp only when a
-//! cross-node total order is needed ([`NodeTimestamp`](crate::NodeTimestamp)).
-//!
-//! # Policies
-//!
-//! - **Maximum offset, per clock**: a remote stamp whose physical part is more than
-//!   `max_offset` ahead of the local wall clock is a sign of a broken clock somewhere. With
-//!   [`OffsetPolicy::Reject`] (the default) `recv`/`observe` return
-//!   [`RecvError::RemoteTooFarAhead`] and leave the state untouched; with
-//!   [`OffsetPolicy::AcceptAndCount`] they accept it and count it in [`HlcStats`]. The limit is
-//!   inclusive (exactly `max_offset` ahead is accepted) and only the future side is checked.
-//! - **Counter overflow**: after 65,535 stamps within one 65.5 µs tick the counter is full.
-//!   [`HybridClock::now`] carries into the physical part (the clock runs one tick ahead of the
-//!   wall, counted in [`HlcStats::carries`]); it cannot happen faster than one tick per 65,536
-//!   stamps, which is far more than one atomic can issue in a tick. [`HybridClock::try_now`]
-//!   and, with [`OverflowPolicy::Error`], `recv`, return an error instead. Nothing ever wraps
-//!   or panics.
-//! - **Clock jumps**: with [`HybridClock::with_jump_detection`], every time the wall clock
-//!   overtakes the state (at most once per tick under load) or falls behind it by more than the
-//!   threshold, its progress is compared with a monotonic clock; disagreements larger than the
-//!   threshold count as forward or backward jumps in [`HlcStats`]. Stamps stay monotonic
-//!   through backward jumps either way (the state simply runs ahead until the wall catches up).
-//! - **Restart safety**: a restarted process has lost its state; if its wall clock was stepped
-//!   back meanwhile it could issue stamps below ones it issued before. Persist an upper bound
-//!   ([`HybridClock::upper_bound_for`], then [`HybridClock::extend_upper_bound`] once it is
-//!   durable) and call [`HybridClock::restore`] with it after a restart. The clock never lets
-//!   its physical part pass the persisted bound on its own (the wall reading is capped).
 
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
 use std::time::Duration;
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use crate::time::{MonotonicClock, SystemClock, WallClock};
 use crate::timestamp::{LOGICAL_MASK, Timestamp};
 
-/// Above this raw value `now` stops using `fetch_add` (which could wrap) and uses checked
-/// compare-and-swap. About 2^64 - 2^40: no clock reaches it before the year 2554.
+/// The largest raw value the state reaches other than by counting: remote stamps above it are
+/// rejected, restored values and wall-clock readings are capped at it. About 2^64 - 2^40 ns
+/// (18 minutes before the end of the range in the year 2554). The 2^40 values above it are
+/// headroom for the speculative `fetch_add` in `now`: once any thread sees the state past the
+/// limit it sets `saturated` and every later stamp uses a checked compare-and-swap, so the
+/// counter cannot wrap unless 2^40 `fetch_add`s race past that flag.
 const FETCH_ADD_LIMIT: u64 = u64::MAX - (1 << 40);
+
+/// Keeps the hot atomic alone on its cache line (128 bytes covers adjacent-line prefetch).
+#[derive(Debug)]
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
+impl<T> core::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// What a clock does with a remote stamp too far ahead of its wall clock.
 ///
@@ -255,8 +229,50 @@ impl core::fmt::Debug for JumpDetector {
 /// `&self`. Stamp local events and outgoing messages with [`now`](Self::now); on receiving a
 /// message call [`recv`](Self::recv) (the paper's rule: returns a stamp for the receive event,
 /// greater than the message's) or [`observe`](Self::observe) (just make later stamps greater
-/// than the message's; a single atomic load when the message is not ahead). See the
-/// [module docs](crate#guarantees-and-assumptions) for the policies.
+/// than the message's; a single atomic load when the message is not ahead). The design and
+/// the policies are described below.
+///
+/// A hybrid logical clock issues [`Timestamp`]s that (1) respect causality like a Lamport clock
+/// (a stamp issued after receiving a message is greater than the message's stamp) and (2) stay
+/// close to physical time: the physical part is the maximum wall-clock reading seen by any
+/// node in the causal past, and never runs ahead of it by more than the peers' clock offset.
+///
+/// # Design
+///
+/// The whole state is one `AtomicU64` holding the last issued (or observed) timestamp. Issuing
+/// a stamp is `max(wall_tick, last + 1)`: when the wall clock has moved past the state, one
+/// compare-and-swap installs the new tick with counter 0; otherwise a single `fetch_add(1)`
+/// bumps the logical counter (no retry loop, so contention costs one cache-line transfer, not
+/// a storm of failed CASes). The receive rule of the paper, `l' = max(l, l_m, pt)` with the
+/// counter rules, is exactly `max(wall_tick, max(last, remote) + 1)` on the packed word.
+///
+/// The node id is not in the word: it never changes, so it joins the timestamp only when a
+/// cross-node total order is needed ([`NodeTimestamp`](crate::NodeTimestamp)).
+///
+/// # Policies
+///
+/// - **Maximum offset, per clock**: a remote stamp whose physical part is more than
+///   `max_offset` ahead of the local wall clock is a sign of a broken clock somewhere. With
+///   [`OffsetPolicy::Reject`] (the default) `recv`/`observe` return
+///   [`RecvError::RemoteTooFarAhead`] and leave the state untouched; with
+///   [`OffsetPolicy::AcceptAndCount`] they accept it and count it in [`HlcStats`]. The limit is
+///   inclusive (exactly `max_offset` ahead is accepted) and only the future side is checked.
+/// - **Counter overflow**: after 65,535 stamps within one 65.5 µs tick the counter is full.
+///   [`HybridClock::now`] carries into the physical part (the clock runs one tick ahead of the
+///   wall, counted in [`HlcStats::carries`]); it cannot happen faster than one tick per 65,536
+///   stamps, which is far more than one atomic can issue in a tick. [`HybridClock::try_now`]
+///   and, with [`OverflowPolicy::Error`], `recv`, return an error instead. Nothing ever wraps
+///   or panics.
+/// - **Clock jumps**: with [`HybridClock::with_jump_detection`], every time the wall clock
+///   overtakes the state (at most once per tick under load) or falls behind it by more than the
+///   threshold, its progress is compared with a monotonic clock; disagreements larger than the
+///   threshold count as forward or backward jumps in [`HlcStats`]. Stamps stay monotonic
+///   through backward jumps either way (the state simply runs ahead until the wall catches up).
+/// - **Restart safety**: a restarted process has lost its state; if its wall clock was stepped
+///   back meanwhile it could issue stamps below ones it issued before. Persist an upper bound
+///   ([`HybridClock::upper_bound_for`], then [`HybridClock::extend_upper_bound`] once it is
+///   durable) and call [`HybridClock::restore`] with it after a restart. The clock never lets
+///   its physical part pass the persisted bound on its own (the wall reading is capped).
 ///
 /// ```
 /// use quorate_clocks::{HybridClock, ManualClock};
@@ -274,8 +290,12 @@ impl core::fmt::Debug for JumpDetector {
 /// ```
 #[derive(Debug)]
 pub struct HybridClock<W = SystemClock> {
-    /// Raw value of the last issued or observed stamp; 0 before the first.
-    state: AtomicU64,
+    /// Raw value of the last issued or observed stamp; 0 before the first. Alone on its cache
+    /// line: it is the only field written on the hot path.
+    state: CachePadded<AtomicU64>,
+    /// Set once the state has reached [`FETCH_ADD_LIMIT`]; from then on `now` uses checked
+    /// compare-and-swap instead of `fetch_add`. Read-mostly.
+    saturated: AtomicBool,
     /// Raw upper bound (see restart safety); `u64::MAX` when none.
     bound: AtomicU64,
     max_offset: u64,
@@ -317,7 +337,8 @@ impl<W: WallClock> HybridClock<W> {
 
     fn build(wall: W, config: HlcConfig) -> Self {
         Self {
-            state: AtomicU64::new(0),
+            state: CachePadded(AtomicU64::new(0)),
+            saturated: AtomicBool::new(false),
             bound: AtomicU64::new(u64::MAX),
             max_offset: u64::try_from(config.max_offset.as_nanos()).unwrap_or(u64::MAX),
             config,
@@ -400,56 +421,82 @@ impl<W: WallClock> HybridClock<W> {
     #[inline]
     pub fn now(&self) -> Timestamp {
         let wall = self.wall.now_unix_nanos();
-        let mut cur = self.state.load(Ordering::Acquire);
         let bound = self.bound.load(Ordering::Relaxed);
-        let pt = (wall & !LOGICAL_MASK).min(bound & !LOGICAL_MASK);
-        loop {
-            if pt > cur {
-                match self
-                    .state
-                    .compare_exchange_weak(cur, pt, Ordering::AcqRel, Ordering::Acquire)
-                {
-                    Ok(_) => {
-                        self.check_jump(wall);
-                        return Timestamp::from_u64(pt);
-                    }
-                    Err(actual) => {
-                        cur = actual;
-                        continue;
-                    }
-                }
+        let pt = wall.min(bound).min(FETCH_ADD_LIMIT) & !LOGICAL_MASK;
+        if !self.saturated.load(Ordering::Relaxed) {
+            // Speculate that the wall clock is still within the state's tick (true for all but
+            // one stamp per 65.5 µs under load): one `fetch_add` takes the next counter value
+            // and the cache line is acquired once, not read and then written.
+            let prev = self.state.fetch_add(1, Ordering::AcqRel);
+            if prev >= FETCH_ADD_LIMIT {
+                self.saturate();
             }
-            if cur.wrapping_sub(pt) > self.backward_threshold() {
+            let next = prev.wrapping_add(1);
+            if next > pt {
+                return self.issued(next, pt, wall, bound);
+            }
+            // The wall clock has moved past the state: install the new tick, unless another
+            // thread moved the state meanwhile (then `next` is simply skipped).
+            if self
+                .state
+                .compare_exchange(next, pt, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
                 self.check_jump(wall);
+                return Timestamp::from_u64(pt);
             }
-            let next = if cur < FETCH_ADD_LIMIT {
-                self.state.fetch_add(1, Ordering::AcqRel).wrapping_add(1)
-            } else {
-                match self.checked_increment(cur) {
-                    Ok(n) => n,
-                    Err(actual) => {
-                        cur = actual;
-                        continue;
-                    }
-                }
-            };
-            if next & LOGICAL_MASK == 0 {
-                bump(&self.counters.carries);
-            }
-            if next > bound {
-                bump(&self.counters.bound_overruns);
-            }
-            return Timestamp::from_u64(next);
         }
+        self.now_slow(wall, pt, bound)
     }
 
-    /// CAS `cur -> cur + 1` near the end of the range, saturating at `u64::MAX`.
+    /// Bookkeeping for a stamp taken from the counter.
+    #[inline]
+    fn issued(&self, next: u64, pt: u64, wall: u64, bound: u64) -> Timestamp {
+        if next & LOGICAL_MASK == 0 {
+            bump(&self.counters.carries);
+        }
+        if next > bound {
+            bump(&self.counters.bound_overruns);
+        }
+        if next - pt > self.backward_threshold() {
+            self.check_jump(wall);
+        }
+        Timestamp::from_u64(next)
+    }
+
     #[cold]
-    fn checked_increment(&self, cur: u64) -> Result<u64, u64> {
-        let next = cur.saturating_add(1);
-        self.state
-            .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            .map(|_| next)
+    fn saturate(&self) {
+        self.saturated.store(true, Ordering::Release);
+    }
+
+    /// The compare-and-swap loop: after a lost race in `now`, or near the end of the range.
+    #[cold]
+    fn now_slow(&self, wall: u64, pt: u64, bound: u64) -> Timestamp {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            let next = if pt > cur {
+                pt
+            } else {
+                // Saturates at `u64::MAX` (year 2554; unreachable while the limit holds).
+                cur.saturating_add(1)
+            };
+            match self
+                .state
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if next == pt => {
+                    self.check_jump(wall);
+                    return Timestamp::from_u64(pt);
+                }
+                Ok(_) => {
+                    if next >= FETCH_ADD_LIMIT {
+                        self.saturate();
+                    }
+                    return self.issued(next, pt, wall, bound);
+                }
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// Like [`now`](Self::now), but returns an error instead of carrying into the physical
@@ -469,7 +516,7 @@ impl<W: WallClock> HybridClock<W> {
     pub fn try_now(&self) -> Result<Timestamp, NowError> {
         let wall = self.wall.now_unix_nanos();
         let bound = self.bound.load(Ordering::Relaxed);
-        let pt = (wall & !LOGICAL_MASK).min(bound & !LOGICAL_MASK);
+        let pt = wall.min(bound).min(FETCH_ADD_LIMIT) & !LOGICAL_MASK;
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
             let next = if pt > cur {
@@ -479,7 +526,7 @@ impl<W: WallClock> HybridClock<W> {
             } else if cur & LOGICAL_MASK == LOGICAL_MASK {
                 return Err(NowError::CounterOverflow);
             } else {
-                cur + 1
+                cur.checked_add(1).ok_or(NowError::CounterOverflow)?
             };
             if next > bound {
                 return Err(NowError::UpperBoundReached);
@@ -515,14 +562,14 @@ impl<W: WallClock> HybridClock<W> {
     /// # Errors
     ///
     /// [`RecvError::RemoteTooFarAhead`] when `remote` is more than `max_offset` ahead and the
-    /// policy rejects; [`RecvError::CounterOverflow`] on overflow with
+    /// policy rejects (or, under any policy, lies in the reserved last 2^40 ns of the range); [`RecvError::CounterOverflow`] on overflow with
     /// [`OverflowPolicy::Error`]; [`RecvError::AboveUpperBound`] when `remote` is above the
     /// persisted upper bound. In every error case the clock is unchanged.
     pub fn recv(&self, remote: Timestamp) -> Result<Timestamp, RecvError> {
         let wall = self.wall.now_unix_nanos();
         self.check_remote(remote, wall)?;
         let bound = self.bound.load(Ordering::Relaxed);
-        let pt = (wall & !LOGICAL_MASK).min(bound & !LOGICAL_MASK);
+        let pt = wall.min(bound).min(FETCH_ADD_LIMIT) & !LOGICAL_MASK;
         let r = remote.as_u64();
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
@@ -590,6 +637,15 @@ impl<W: WallClock> HybridClock<W> {
     }
 
     fn check_remote(&self, remote: Timestamp, wall: u64) -> Result<(), RecvError> {
+        if remote.as_u64() > FETCH_ADD_LIMIT {
+            // The last 2^40 ns of the range are headroom, never accepted from outside.
+            bump(&self.counters.offset_rejected);
+            return Err(RecvError::RemoteTooFarAhead {
+                remote,
+                local_nanos: wall,
+                max_offset: self.config.max_offset,
+            });
+        }
         if remote.physical_nanos().saturating_sub(wall) > self.max_offset {
             if self.config.offset_policy == OffsetPolicy::Reject {
                 bump(&self.counters.offset_rejected);
@@ -678,7 +734,8 @@ impl<W: WallClock> HybridClock<W> {
 
     /// After a restart: raises the clock to at least `persisted` (the upper bound persisted
     /// before the restart, or any stamp known to have been issued), so no later stamp is at or
-    /// below it. Never lowers the clock.
+    /// below it. Never lowers the clock. Values in the last 2^40 ns of the range (the year
+    /// 2554) are capped.
     ///
     /// ```
     /// use quorate_clocks::{HybridClock, ManualClock, Timestamp};
@@ -690,7 +747,8 @@ impl<W: WallClock> HybridClock<W> {
     /// assert!(clock.now() > persisted);
     /// ```
     pub fn restore(&self, persisted: Timestamp) {
-        self.state.fetch_max(persisted.as_u64(), Ordering::AcqRel);
+        self.state
+            .fetch_max(persisted.as_u64().min(FETCH_ADD_LIMIT), Ordering::AcqRel);
     }
 
     /// A candidate upper bound to persist: `window` beyond the later of the clock's state and

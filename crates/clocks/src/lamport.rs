@@ -1,5 +1,8 @@
 //! Lamport clocks.
 
+use bytes::{Buf, BufMut};
+
+use crate::codec::{Decode, DecodeError, Encode, get_varint, put_varint, varint_len};
 use crate::dot::CounterOverflow;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -100,6 +103,22 @@ impl Lamport {
     /// ```
     pub fn observe(&mut self, remote: u64) {
         self.0 = self.0.max(remote);
+    }
+}
+
+/// A varint, no version byte.
+impl Encode for Lamport {
+    fn encode<B: BufMut>(&self, buf: &mut B) {
+        put_varint(buf, self.0);
+    }
+    fn encoded_len(&self) -> usize {
+        varint_len(self.0)
+    }
+}
+
+impl Decode for Lamport {
+    fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
+        get_varint(buf).map(Self)
     }
 }
 

@@ -190,6 +190,23 @@ impl Decode for Timestamp {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct NodeId(pub u64);
 
+/// Fixed 8 bytes big-endian, no version byte.
+impl Encode for NodeId {
+    fn encode<B: BufMut>(&self, buf: &mut B) {
+        buf.put_u64(self.0);
+    }
+    fn encoded_len(&self) -> usize {
+        8
+    }
+}
+
+impl Decode for NodeId {
+    fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
+        ensure(buf, 8)?;
+        Ok(Self(buf.get_u64()))
+    }
+}
+
 /// A timestamp tagged with the node that issued it: a total order across nodes.
 ///
 /// Two nodes can issue the same [`Timestamp`]; breaking ties by node id makes every event

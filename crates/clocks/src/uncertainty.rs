@@ -1,12 +1,4 @@
 //! Bounded-uncertainty time in the style of Spanner's TrueTime and AWS ClockBound.
-//!
-//! A wall-clock reading is only as good as its last synchronisation: right after an NTP/PTP
-//! exchange the error is the bound the synchronisation source reports; afterwards the local
-//! oscillator drifts, so the error grows by at most `max_drift_ppb` nanoseconds per second of
-//! elapsed (monotonic) time. [`UncertainClock::now`] returns the interval `[earliest, latest]`
-//! that contains true time under those assumptions. Code that must never act "too early" (a
-//! lease holder checking its lease, a transaction waiting out commit-wait) uses the pessimistic
-//! end of the interval instead of a point reading.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -117,6 +109,14 @@ struct SyncPoint {
 /// by `max_drift_ppb` per elapsed second, measured on the monotonic clock. After
 /// `free_running_after` (default 60 s) without a sync the status becomes
 /// [`ClockStatus::FreeRunning`].
+///
+/// A wall-clock reading is only as good as its last synchronisation: right after an NTP/PTP
+/// exchange the error is the bound the synchronisation source reports; afterwards the local
+/// oscillator drifts, so the error grows by at most `max_drift_ppb` nanoseconds per second of
+/// elapsed (monotonic) time. [`UncertainClock::now`] returns the interval `[earliest, latest]`
+/// that contains true time under those assumptions. Code that must never act "too early" (a
+/// lease holder checking its lease, a transaction waiting out commit-wait) uses the pessimistic
+/// end of the interval instead of a point reading.
 ///
 /// ```
 /// use std::time::Duration;

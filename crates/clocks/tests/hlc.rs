@@ -291,3 +291,33 @@ fn timestamp_layout() {
         format!("{}.77", BASE + (12_345 & !LOGICAL_MASK))
     );
 }
+
+#[test]
+fn the_end_of_the_range_never_wraps() {
+    let limit = u64::MAX - (1 << 40);
+    let c = HybridClock::new(ManualClock::new(BASE));
+    c.restore(Timestamp::MAX); // capped at the limit
+    assert_eq!(c.last(), Some(Timestamp::from_u64(limit)));
+    let mut last = c.now();
+    assert_eq!(last.as_u64(), limit + 1);
+    // From here on the checked compare-and-swap path issues the stamps.
+    for _ in 0..1000 {
+        let t = c.now();
+        assert!(t > last);
+        last = t;
+    }
+    // The reserved range is never accepted from a peer, whatever the offset policy.
+    let mut cfg = HlcConfig::default();
+    cfg.offset_policy = OffsetPolicy::AcceptAndCount;
+    let lenient = HybridClock::with_config(ManualClock::new(BASE), cfg).unwrap();
+    assert!(matches!(
+        lenient.recv(Timestamp::MAX),
+        Err(RecvError::RemoteTooFarAhead { .. })
+    ));
+    assert!(lenient.observe(Timestamp::from_u64(limit + 1)).is_err());
+    assert!(lenient.observe(Timestamp::from_u64(limit)).is_ok());
+    // A wall clock beyond the limit is capped too.
+    let broken = HybridClock::new(ManualClock::new(u64::MAX));
+    let a = broken.now();
+    assert!(a.as_u64() <= limit && broken.now() > a);
+}

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use quorate_clocks::{
-    Decode, Dot, Dvv, DvvSet, Encode, NodeId, NodeTimestamp, Timestamp, VersionVector,
+    Decode, Dot, Dvv, DvvSet, Encode, Lamport, NodeId, NodeTimestamp, Timestamp, VersionVector,
     decode_exact, encode_to_vec,
 };
 
@@ -63,6 +63,8 @@ proptest! {
         no_panic::<Timestamp>(&bytes);
         no_panic::<NodeTimestamp>(&bytes);
         no_panic::<Dot<u64>>(&bytes);
+        no_panic::<Lamport>(&bytes);
+        no_panic::<NodeId>(&bytes);
         no_panic::<Dot<String>>(&bytes);
         no_panic::<VersionVector<u64>>(&bytes);
         no_panic::<VersionVector<String>>(&bytes);
@@ -99,6 +101,8 @@ proptest! {
         round_trip(&Timestamp::from_u64(raw))?;
         round_trip(&NodeTimestamp::new(Timestamp::from_u64(raw), NodeId(node)))?;
         round_trip(&Dot::new(actor, n))?;
+        round_trip(&Lamport::at(raw))?;
+        round_trip(&NodeId(node))?;
         round_trip(&vv)?;
         round_trip(&Dvv::new(Dot::new(actor, n), vv.clone()))?;
         round_trip(&Dvv::from_context(vv))?;
