@@ -1,8 +1,8 @@
-#![cfg(quorate_loom)]
 //! loom model of AckTracker: concurrent reports for a 3-node majority.
 //!
 //! Checks that the first report per node wins, that Satisfied and Impossible
 //! are never both observed for one write, and that a decided status is final.
+#![cfg(quorate_loom)]
 
 use loom::sync::Arc;
 use loom::thread;

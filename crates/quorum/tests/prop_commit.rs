@@ -40,7 +40,7 @@ fn slow_group(mut m: Vec<(u64, u64)>) -> (u64, bool) {
     if m.is_empty() {
         return (u64::MAX, true);
     }
-    m.sort_by(|a, b| b.0.cmp(&a.0));
+    m.sort_by_key(|p| std::cmp::Reverse(p.0)); // stable, like raft-rs
     let q = m.len() / 2 + 1;
     let (qi, mut checked) = m[q - 1];
     let mut single = true;
