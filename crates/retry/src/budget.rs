@@ -343,9 +343,21 @@ impl WindowedBudget {
         if self.deposit == 0 {
             return;
         }
+        // One fetch_add: a deposit needs no check. The biased balance sits in bits 0..62 with
+        // a whole spare bit (2^62 units) of headroom below the rotation flag, and is clamped
+        // back to the maximum long before it could reach it.
+        // `deposit` is in 0..=1e9, so the cast is exact.
+        let prior = self.state.fetch_add(self.deposit as u64, Ordering::AcqRel);
+        if dec(prior) > BAL_MAX - self.deposit {
+            self.clamp();
+        }
+    }
+
+    #[cold]
+    fn clamp(&self) {
         let mut cur = self.state.load(Ordering::Relaxed);
-        loop {
-            let next = (cur & ROTATING) | enc(dec(cur).saturating_add(self.deposit));
+        while dec(cur) > BAL_MAX {
+            let next = (cur & ROTATING) | enc(BAL_MAX);
             match self
                 .state
                 .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
@@ -963,5 +975,24 @@ impl RetryBudget for AdaptiveThrottle {
 
     fn on_success(&self, now: u64, _grant: Option<Grant>) {
         self.accepts.add(self.slot.div(now));
+    }
+}
+
+#[cfg(all(test, not(quorate_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deposits_saturate_instead_of_reaching_the_rotation_flag() {
+        let b = WindowedBudget::new(Duration::from_secs(1), 0, 999.999_999).unwrap();
+        assert_eq!(b.deposit, 999_999_999);
+        b.state.store(enc(BAL_MAX - 10), Ordering::Relaxed);
+        for _ in 0..1000 {
+            b.deposit(0);
+        }
+        let s = b.state.load(Ordering::Relaxed);
+        assert_eq!(s & ROTATING, 0);
+        assert_eq!(dec(s), BAL_MAX);
+        assert!(b.withdraw(0));
     }
 }
