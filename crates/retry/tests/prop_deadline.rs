@@ -59,3 +59,48 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Whatever the server pushes back, the planner's delay stays within the cap, and with a
+    /// deadline the delay plus the modelled attempt time fits before it.
+    #[test]
+    fn planner_delays_respect_cap_and_deadline(
+        cap_ms in 1u64..2000,
+        deadline_ms in 1u64..5000,
+        attempt_ms in 0u64..300,
+        steps in proptest::collection::vec((class(), proptest::option::of(0u64..100_000), 0u64..400), 1..40),
+        seed in any::<u64>(),
+    ) {
+        use quorate_retry::{Classification, Decision, FastRng, RetryPlanner};
+        let policy = RetryPolicy::new(
+            Backoff::exponential(Duration::from_millis(1), 3.0, Duration::from_millis(cap_ms)).unwrap().with_jitter(Jitter::Full),
+        )
+        .with_max_attempts(100).unwrap()
+        .with_deadline(Duration::from_millis(deadline_ms)).unwrap()
+        .with_attempt_timeout(Duration::from_millis(attempt_ms)).unwrap()
+        .with_idempotency(Idempotency::Idempotent);
+        let mut rng = FastRng::seed_from_u64(seed);
+        let mut p = RetryPlanner::new(&policy);
+        let mut now = 0u64;
+        let deadline = deadline_ms * 1_000_000;
+        for (class, push_ms, took_ms) in steps {
+            if p.begin_attempt(now).is_err() {
+                break;
+            }
+            now += took_ms.min(attempt_ms) * 1_000_000;
+            let mut c = Classification::new(class);
+            if let Some(ms) = push_ms {
+                c = c.with_retry_after(Duration::from_millis(ms));
+            }
+            match p.on_failure(now, c, &mut rng) {
+                Decision::RetryAfter(d) => {
+                    prop_assert!(d <= Duration::from_millis(cap_ms));
+                    let d = d.as_nanos() as u64;
+                    prop_assert!(now + d + attempt_ms * 1_000_000 <= deadline);
+                    now += d;
+                }
+                Decision::GiveUp(_) => break,
+            }
+        }
+    }
+}
