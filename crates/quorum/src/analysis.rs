@@ -16,6 +16,10 @@ use crate::nodeset::{MAX_NODES, NodeSet};
 use crate::system::QuorumSystem;
 
 /// The largest node count analysed by exhaustive enumeration.
+///
+/// ```
+/// assert_eq!(quorate_quorum::MAX_EXACT_NODES, 24);
+/// ```
 pub const MAX_EXACT_NODES: usize = 24;
 
 /// Two disjoint quorums: proof that two systems do not intersect.

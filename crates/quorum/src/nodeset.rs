@@ -3,6 +3,10 @@
 use core::fmt;
 
 /// The largest number of nodes (voter slots) a configuration or quorum system holds.
+///
+/// ```
+/// assert_eq!(quorate_quorum::MAX_NODES, 64);
+/// ```
 pub const MAX_NODES: usize = 64;
 
 /// A set of node slots `0..64` stored as a bitmask.

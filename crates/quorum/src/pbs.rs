@@ -72,6 +72,14 @@ pub fn k_staleness(n: usize, r: usize, w: usize, k: u32) -> Result<f64, PbsError
 /// ```
 pub trait LatencyDistribution {
     /// Draws one latency.
+    ///
+    /// ```
+    /// use quorate_quorum::LatencyDistribution;
+    /// use rand::{rngs::SmallRng, Rng, SeedableRng};
+    /// let uniform = |rng: &mut SmallRng| rng.random::<f64>() * 4.0;
+    /// let x = uniform.sample(&mut SmallRng::seed_from_u64(3));
+    /// assert!((0.0..4.0).contains(&x));
+    /// ```
     fn sample(&self, rng: &mut SmallRng) -> f64;
 }
 

@@ -26,13 +26,38 @@ use crate::nodeset::{MAX_NODES, NodeSet, VoteResult, Votes};
 /// ```
 pub trait QuorumSystem {
     /// Number of nodes; nodes are the slots `0..node_count()` (at most 64).
+    ///
+    /// ```
+    /// use quorate_quorum::{Grid, GridRule, QuorumSystem};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(Grid::new(2, 3, GridRule::FullRow)?.node_count(), 6);
+    /// # Ok(()) }
+    /// ```
     fn node_count(&self) -> usize;
 
-    /// Whether `set` contains a quorum. Slots outside `0..node_count()` are ignored.
+    /// Whether `set` contains a quorum. Slots outside `0..node_count()` are
+    /// ignored. Must be monotone: supersets of quorums are quorums.
+    ///
+    /// ```
+    /// use quorate_quorum::{NodeSet, QuorumSystem, Weighted};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let q = Weighted::new(vec![2, 1, 1], 2)?;
+    /// assert!(q.is_quorum(NodeSet::from_bits(0b001)));
+    /// assert!(!q.is_quorum(NodeSet::from_bits(0b010)));
+    /// # Ok(()) }
+    /// ```
     fn is_quorum(&self, set: NodeSet) -> bool;
 
     /// `Some(k)` when the system is exactly "any `k` of `node_count()`", which
     /// lets the analysis use closed forms.
+    ///
+    /// ```
+    /// use quorate_quorum::{Hierarchical, QuorumSystem, Threshold};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(Threshold::new(5, 2)?.threshold(), Some(2));
+    /// assert_eq!(Hierarchical::new(&[2, 2])?.threshold(), None);
+    /// # Ok(()) }
+    /// ```
     fn threshold(&self) -> Option<usize> {
         None
     }
@@ -40,12 +65,31 @@ pub trait QuorumSystem {
     /// The largest index `v` such that the nodes with `acked[slot] >= v` form a
     /// quorum (`u64::MAX` if the empty set is a quorum, `0` if no index is).
     /// Missing entries count as `0`.
+    ///
+    /// ```
+    /// use quorate_quorum::{Grid, GridRule, QuorumSystem};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// // One node per row of a 2x2 grid: rows {0, 1} and {2, 3}.
+    /// let q = Grid::new(2, 2, GridRule::OnePerRow)?;
+    /// assert_eq!(q.committed_index(&[9, 4, 3, 7]), 7);
+    /// # Ok(()) }
+    /// ```
     fn committed_index(&self, acked: &[u64]) -> u64 {
         generic_committed(self, acked)
     }
 
     /// Won if the yes votes form a quorum, Lost if the nodes that did not vote
     /// no cannot, else Pending.
+    ///
+    /// ```
+    /// use quorate_quorum::{QuorumSystem, Threshold, VoteResult, Votes};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let q = Threshold::new(3, 3)?;
+    /// let mut v = Votes::new();
+    /// v.record(0, false);
+    /// assert_eq!(q.vote_result(&v), VoteResult::Lost);
+    /// # Ok(()) }
+    /// ```
     fn vote_result(&self, votes: &Votes) -> VoteResult {
         let all = NodeSet::full(self.node_count());
         if self.is_quorum(votes.yes().intersection(all)) {
@@ -801,8 +845,21 @@ impl FlexiblePaxos {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Joint<Q> {
     parts: Vec<Q>,
+}
+
+#[cfg(feature = "serde")]
+impl<'de, Q: serde::Deserialize<'de> + QuorumSystem> serde::Deserialize<'de> for Joint<Q> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw<Q> {
+            parts: Vec<Q>,
+        }
+        let raw = Raw::<Q>::deserialize(d)?;
+        Joint::new(raw.parts).map_err(serde::de::Error::custom)
+    }
 }
 
 impl<Q: QuorumSystem> Joint<Q> {

@@ -2,8 +2,8 @@
 #![cfg(feature = "serde")]
 
 use quorate_quorum::{
-    EmptyConfig, Grid, GridRule, Hierarchical, JointConfig, MajorityConfig, NodeSet, Replication,
-    Threshold, Votes, Weighted,
+    EmptyConfig, Grid, GridRule, Hierarchical, Joint, JointConfig, MajorityConfig, NodeSet,
+    Replication, Threshold, Votes, Weighted,
 };
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -28,6 +28,10 @@ fn round_trips() -> R {
     round(&Hierarchical::new(&[2, 3])?)?;
     round(&Replication::new(&[3, 2], 1)?)?;
     round(&NodeSet::from_bits(0b1011))?;
+    round(&Joint::new(vec![
+        Threshold::new(3, 2)?,
+        Threshold::new(3, 3)?,
+    ])?)?;
     let mut v = Votes::new();
     v.record(1, true);
     v.record(3, false);
@@ -52,6 +56,7 @@ fn invalid_inputs_are_rejected() {
             .is_err()
     );
     assert!(serde_json::from_str::<Hierarchical>(r#"{"sizes":[0]}"#).is_err());
+    assert!(serde_json::from_str::<Joint<Threshold>>(r#"{"parts":[]}"#).is_err());
     assert!(
         serde_json::from_str::<Replication>(r#"{"dcs":[{"replicas":3,"pending":0}],"local":4}"#)
             .is_err()
