@@ -145,7 +145,9 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
 /// A `delta_since` answer also carries `keep`: the dots the sender still holds that the peer
 /// already has. They are excluded from the delta's effective context, so the peer keeps those
 /// elements without the sender re-sending them; every other dot the sender has seen but does
-/// not hold is a removal the peer applies.
+/// not hold is a removal the peer applies. Without tombstones this is the price of exact
+/// catch-up: the answer holds the missing entries with their keys plus one bare dot (two small
+/// varints) per entry the peer already has, and joining it walks the whole state.
 ///
 /// ```
 /// use quorate_crdt::{DeltaCrdt, OrSet};

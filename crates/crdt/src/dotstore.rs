@@ -716,6 +716,9 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
                 let mut nv = ov.clone();
                 nv.drop_covered(mine, opts.prune);
                 if !(opts.prune && nv.is_bottom()) {
+                    if inserts.capacity() == 0 {
+                        inserts.reserve(other.map.len().min(1024));
+                    }
                     inserts.push((ok.clone(), nv));
                 }
             }
@@ -732,6 +735,9 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
             let mut nv = ov.clone();
             nv.drop_covered(mine, opts.prune);
             if !(opts.prune && nv.is_bottom()) {
+                if inserts.capacity() == 0 {
+                    inserts.reserve(other.map.len().min(1024));
+                }
                 inserts.push((ok.clone(), nv));
             }
         }
@@ -741,7 +747,10 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         if inserts.len() > 16 && inserts.len() * 8 > self.map.len() {
             // Many new keys: rebuild from the two sorted sequences in linear time.
             let old = std::mem::take(&mut self.map);
-            self.map = merge_sorted(old.into_iter(), inserts.into_iter()).collect();
+            let mut all = Vec::with_capacity(old.len() + inserts.len());
+            all.extend(merge_sorted(old.into_iter(), inserts.into_iter()));
+            // Collecting a vector reuses its allocation; sorted input makes the sort a scan.
+            self.map = all.into_iter().collect();
         } else {
             self.map.extend(inserts);
         }

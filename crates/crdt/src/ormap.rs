@@ -34,7 +34,7 @@ causal_type! {
     /// assert_eq!(age.values().collect::<Vec<_>>(), [&42]);
     /// # Ok::<(), quorate_clocks::CounterOverflow>(())
     /// ```
-    OrMap[K, V, A] [K: Key, V: Embed<A>, A: Actor] store = DotMap<K, <V as Embed<A>>::Store>;
+    OrMap[K, V, A] [K: Key, V: Embed<A>, A: Actor] store = DotMap<K, <V as Embed<A>>::Store>; example = "OrMap::<u32, quorate_crdt::MvReg<u32, u8>, u8>";
 }
 
 impl<K: Key, V: Embed<A>, A: Actor> OrMap<K, V, A> {

@@ -34,7 +34,7 @@ causal_type! {
     /// assert!(a.contains(&"milk")); // add wins
     /// # Ok::<(), quorate_clocks::CounterOverflow>(())
     /// ```
-    OrSet[T, A] [T: Key, A: Actor] store = DotMap<T, DotSet<A>>;
+    OrSet[T, A] [T: Key, A: Actor] store = DotMap<T, DotSet<A>>; example = "OrSet::<u32, u8>";
 }
 
 impl<T: Key, A: Actor> OrSet<T, A> {
@@ -183,6 +183,21 @@ impl<T: Key, A: Actor> OrSet<T, A> {
         }
     }
 
+    /// The delta of removing every element this replica observed, without applying it.
+    ///
+    /// ```
+    /// use quorate_crdt::{DeltaCrdt, OrSet};
+    /// let mut s = OrSet::<u32, u8>::new();
+    /// s.add(1, 1)?;
+    /// let d = s.clear_delta();
+    /// s.join_delta(&d);
+    /// assert!(s.is_empty());
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn clear_delta(&self) -> OrSetDelta<T, A> {
+        CausalDelta::mutation(self.inner.store.hollow(), observed(&self.inner.store))
+    }
+
     /// Removes every element this replica observed; concurrent adds elsewhere survive.
     ///
     /// ```
@@ -244,7 +259,7 @@ causal_type! {
     /// assert!(!a.contains(&"ann")); // remove wins
     /// # Ok::<(), quorate_clocks::CounterOverflow>(())
     /// ```
-    RwSet[T, A] [T: Key, A: Actor] store = DotMap<T, DotFun<bool, A>>;
+    RwSet[T, A] [T: Key, A: Actor] store = DotMap<T, DotFun<bool, A>>; example = "RwSet::<u32, u8>";
 }
 
 impl<T: Key, A: Actor> RwSet<T, A> {

@@ -43,7 +43,7 @@ causal_type! {
     /// assert_eq!(a.values().collect::<Vec<_>>(), [&"z"]);
     /// # Ok::<(), quorate_clocks::CounterOverflow>(())
     /// ```
-    MvReg[V, A] [V: RegisterValue, A: Actor] store = DotFun<V, A>;
+    MvReg[V, A] [V: RegisterValue, A: Actor] store = DotFun<V, A>; example = "MvReg::<u32, u8>";
 }
 
 impl<V: RegisterValue, A: Actor> MvReg<V, A> {
@@ -142,7 +142,7 @@ causal_type! {
     /// assert!(a.is_enabled());
     /// # Ok::<(), quorate_clocks::CounterOverflow>(())
     /// ```
-    EwFlag[A] [A: Actor] store = DotSet<A>;
+    EwFlag[A] [A: Actor] store = DotSet<A>; example = "EwFlag::<u8>";
 }
 
 impl<A: Actor> EwFlag<A> {

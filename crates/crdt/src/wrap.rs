@@ -30,7 +30,7 @@ pub trait Embed<A: Actor>: Sized {
 macro_rules! causal_type {
     (
         $(#[$meta:meta])*
-        $name:ident [$($gen:ident),*] [$($bound:tt)*] store = $store:ty;
+        $name:ident [$($gen:ident),*] [$($bound:tt)*] store = $store:ty; example = $ex:literal;
     ) => {
         $(#[$meta])*
         pub struct $name<$($bound)*> {
@@ -87,16 +87,32 @@ macro_rules! causal_type {
 
         impl<$($bound)*> $name<$($gen),*> {
             /// An empty replica. Does not allocate.
+            ///
+            /// ```
+            #[doc = concat!("let x = quorate_crdt::", $ex, "::new();")]
+            /// assert!(x.context().is_empty());
+            /// ```
             pub fn new() -> Self {
                 Self::default()
             }
 
             /// The underlying causal state (store and context).
+            ///
+            /// ```
+            /// use quorate_crdt::Crdt;
+            #[doc = concat!("let x = quorate_crdt::", $ex, "::new();")]
+            /// assert!(x.as_causal().validate().is_ok());
+            /// ```
             pub fn as_causal(&self) -> &$crate::causal::Causal<$store, A> {
                 &self.inner
             }
 
             /// The causal context: every event this replica has seen.
+            ///
+            /// ```
+            #[doc = concat!("let x = quorate_crdt::", $ex, "::new();")]
+            /// assert_eq!(x.context().cloud_len(), 0);
+            /// ```
             pub fn context(&self) -> &$crate::context::CausalContext<A> {
                 &self.inner.ctx
             }
@@ -139,6 +155,11 @@ macro_rules! causal_type {
             $store: $crate::dotstore::StoreCodec<A>,
         {
             /// Digest of the canonical encoding: equal states have equal digests.
+            ///
+            /// ```
+            #[doc = concat!("let x = quorate_crdt::", $ex, "::new();")]
+            /// assert_eq!(x.digest(), x.clone().digest());
+            /// ```
             pub fn digest(&self) -> $crate::codec::Digest {
                 self.inner.digest()
             }

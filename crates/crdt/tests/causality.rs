@@ -178,3 +178,33 @@ fn clear_keeps_concurrent_adds() {
     assert_eq!(a, b);
     assert_eq!(a.iter().copied().collect::<Vec<_>>(), [3]);
 }
+
+#[test]
+fn large_merges_agree_with_delta_by_delta_application() {
+    // Large enough to take the bulk-rebuild path of the map join.
+    let mut a = OrSet::<u32, u8>::new();
+    let mut b = OrSet::<u32, u8>::new();
+    let mut b_deltas = Vec::new();
+    for x in 0..600 {
+        a.add(1, x).unwrap();
+    }
+    for x in 300..1500 {
+        b_deltas.push(b.add(2, x).unwrap());
+    }
+    for x in (300..1500).step_by(3) {
+        b_deltas.push(b.remove(&x));
+    }
+    let mut full = a.clone();
+    full.join(&b);
+    let mut by_delta = a.clone();
+    for d in &b_deltas {
+        by_delta.join_delta(d);
+    }
+    assert_eq!(full, by_delta);
+    let expected: Vec<u32> = (0..1500).filter(|x| *x < 600 || (x - 300) % 3 != 0).collect();
+    assert_eq!(full.iter().copied().collect::<Vec<_>>(), expected);
+    let mut other_way = b.clone();
+    other_way.join(&a);
+    assert_eq!(other_way, full);
+    assert!(full.validate().is_ok());
+}
