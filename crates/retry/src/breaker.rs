@@ -131,21 +131,6 @@ struct ConfigRepr {
 impl TryFrom<ConfigRepr> for BreakerConfig {
     type Error = ConfigError;
     fn try_from(r: ConfigRepr) -> Result<Self, ConfigError> {
-        if let TripRule::FailureRate {
-            threshold_ppm,
-            window_nanos,
-            min_calls,
-        } = r.rule
-        {
-            if threshold_ppm == 0 || threshold_ppm > 1_000_000 || window_nanos < 10 {
-                return Err(ConfigError::OutOfRange {
-                    what: "failure rate rule",
-                });
-            }
-            if min_calls == 0 {
-                return Err(ConfigError::Zero { what: "min_calls" });
-            }
-        }
         Self::new(
             r.rule,
             Duration::from_nanos(r.open_base),
@@ -162,7 +147,9 @@ impl BreakerConfig {
     /// # Errors
     ///
     /// [`ConfigError::BaseExceedsCap`] if `open_base > open_max`; [`ConfigError::Zero`] for zero
-    /// probes, zero consecutive failures or a zero `open_base`; [`ConfigError::DurationTooLarge`].
+    /// probes, zero consecutive failures, zero `min_calls` or a zero `open_base`;
+    /// [`ConfigError::OutOfRange`] for a hand-built failure-rate rule with a threshold outside
+    /// 1..=1 000 000 ppm or a window under 10 ns; [`ConfigError::DurationTooLarge`].
     ///
     /// ```
     /// # use std::time::Duration;
@@ -187,10 +174,27 @@ impl BreakerConfig {
         if probes == 0 {
             return Err(ConfigError::Zero { what: "probes" });
         }
-        if rule == TripRule::ConsecutiveFailures(0) {
-            return Err(ConfigError::Zero {
-                what: "consecutive failures",
-            });
+        match rule {
+            TripRule::ConsecutiveFailures(0) => {
+                return Err(ConfigError::Zero {
+                    what: "consecutive failures",
+                });
+            }
+            TripRule::ConsecutiveFailures(_) => {}
+            TripRule::FailureRate {
+                threshold_ppm,
+                window_nanos,
+                min_calls,
+            } => {
+                if threshold_ppm == 0 || threshold_ppm > 1_000_000 || window_nanos < 10 {
+                    return Err(ConfigError::OutOfRange {
+                        what: "failure rate rule",
+                    });
+                }
+                if min_calls == 0 {
+                    return Err(ConfigError::Zero { what: "min_calls" });
+                }
+            }
         }
         Ok(Self {
             rule,
@@ -209,6 +213,7 @@ impl BreakerConfig {
 /// assert_eq!(t.to, BreakerState::Open);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Transition {
     /// The state left.
     pub from: BreakerState,
@@ -224,6 +229,7 @@ pub struct Transition {
 /// assert_eq!(quorate_retry::BreakerStats::default().opened, 0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BreakerStats {
     /// Transitions into open.
     pub opened: u64,

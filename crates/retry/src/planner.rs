@@ -273,6 +273,7 @@ pub enum GiveUpReason {
 /// assert_eq!(d.delay(), Some(Duration::from_millis(5)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Decision {
     /// Sleep this long, then start the next attempt.
     RetryAfter(Duration),
@@ -308,6 +309,7 @@ impl Decision {
 /// # Ok::<(), quorate_retry::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AttemptInfo {
     /// 1 for the first attempt.
     pub number: u32,

@@ -119,6 +119,7 @@ impl Strategy {
 /// assert!(r.calls >= 10);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StormResult {
     /// Server calls (attempts) made by all clients together.
     pub calls: u64,

@@ -183,3 +183,32 @@ fn breaker_configuration_errors() {
     assert!(TripRule::failure_rate(0.0, S, 1).is_err());
     assert!(TripRule::failure_rate(0.5, S, 0).is_err());
 }
+
+#[test]
+fn hand_built_rules_are_validated_too() {
+    let bad = [
+        TripRule::FailureRate {
+            threshold_ppm: 0,
+            window_nanos: 1_000_000_000,
+            min_calls: 5,
+        },
+        TripRule::FailureRate {
+            threshold_ppm: 1_000_001,
+            window_nanos: 1_000_000_000,
+            min_calls: 5,
+        },
+        TripRule::FailureRate {
+            threshold_ppm: 500_000,
+            window_nanos: 9,
+            min_calls: 5,
+        },
+        TripRule::FailureRate {
+            threshold_ppm: 500_000,
+            window_nanos: 1_000_000_000,
+            min_calls: 0,
+        },
+    ];
+    for rule in bad {
+        assert!(BreakerConfig::new(rule, S, S, 1).is_err(), "{rule:?}");
+    }
+}
