@@ -95,15 +95,16 @@ where
 {
     let n = a.node_count().max(b.node_count()).min(MAX_NODES);
     if let (Some(ka), Some(kb), true) = (
-        a.threshold(),
-        b.threshold(),
+        a.threshold().filter(|&k| k <= n),
+        b.threshold().filter(|&k| k <= n),
         a.node_count() == b.node_count(),
     ) {
         if ka + kb > n {
             return Ok(None);
         }
         let first = NodeSet::full(ka);
-        let second = NodeSet::from_bits(NodeSet::full(kb).bits() << ka);
+        let second =
+            NodeSet::from_bits(NodeSet::full(kb).bits().checked_shl(ka as u32).unwrap_or(0));
         return Ok(Some(Witness { first, second }));
     }
     exact_limit(n)?;
@@ -170,7 +171,7 @@ pub fn fault_tolerance<Q: QuorumSystem + ?Sized>(q: &Q) -> Result<FaultTolerance
             blocking: NodeSet::EMPTY,
         });
     }
-    if let Some(k) = q.threshold() {
+    if let Some(k) = q.threshold().filter(|&k| k <= n) {
         let blocking = NodeSet::full(n - k + 1);
         return Ok(FaultTolerance {
             tolerated: Some(n - k),
@@ -237,7 +238,7 @@ fn check_probabilities(p: &[f64], n: usize) -> Result<(), AnalysisError> {
 pub fn availability<Q: QuorumSystem + ?Sized>(q: &Q, fail: &[f64]) -> Result<f64, AnalysisError> {
     let n = q.node_count().min(MAX_NODES);
     check_probabilities(fail, n)?;
-    if let Some(k) = q.threshold() {
+    if let Some(k) = q.threshold().filter(|&k| k <= n) {
         // dist[j] = P(exactly j nodes up) over the nodes seen so far.
         let mut dist = [0.0f64; MAX_NODES + 1];
         dist[0] = 1.0;

@@ -245,15 +245,17 @@ impl Replication {
             CL::Any if !write => return Err(ConsistencyError::AnyIsWriteOnly),
             // ANY never adds pending replicas: a hint satisfies it.
             CL::Any => Requirement::Total(1),
-            CL::One => Requirement::Total(1 + all_pending),
-            CL::Two => Requirement::Total(2 + all_pending),
-            CL::Three => Requirement::Total(3 + all_pending),
-            CL::Quorum => Requirement::Total(quorum_for(self.total_replicas()) + all_pending),
-            CL::All => Requirement::Total(self.total_replicas() + all_pending),
-            CL::LocalOne => Requirement::Local(1 + local_pending),
-            CL::LocalQuorum => {
-                Requirement::Local(quorum_for(self.local_dc().replicas) + local_pending)
+            CL::One => Requirement::Total(all_pending.saturating_add(1)),
+            CL::Two => Requirement::Total(all_pending.saturating_add(2)),
+            CL::Three => Requirement::Total(all_pending.saturating_add(3)),
+            CL::Quorum => {
+                Requirement::Total(quorum_for(self.total_replicas()).saturating_add(all_pending))
             }
+            CL::All => Requirement::Total(self.total_replicas().saturating_add(all_pending)),
+            CL::LocalOne => Requirement::Local(local_pending.saturating_add(1)),
+            CL::LocalQuorum => Requirement::Local(
+                quorum_for(self.local_dc().replicas).saturating_add(local_pending),
+            ),
             CL::EachQuorum => Requirement::EachDatacenter,
         })
     }
@@ -277,7 +279,7 @@ impl Replication {
         let Some(d) = self.dcs.get(dc) else { return 0 };
         let pending = if op == Operation::Write { d.pending } else { 0 };
         match level {
-            ConsistencyLevel::EachQuorum => quorum_for(d.replicas) + pending,
+            ConsistencyLevel::EachQuorum => quorum_for(d.replicas).saturating_add(pending),
             ConsistencyLevel::LocalOne | ConsistencyLevel::LocalQuorum if dc == self.local => {
                 match self.required(level, op) {
                     Ok(Requirement::Local(n)) => n,

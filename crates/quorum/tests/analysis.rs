@@ -221,3 +221,29 @@ fn joint_changes_are_safe_where_direct_ones_are_not() -> R {
     );
     Ok(())
 }
+
+/// A user system whose `threshold()` hint is inconsistent with its size.
+#[derive(Debug)]
+struct Liar;
+
+impl QuorumSystem for Liar {
+    fn node_count(&self) -> usize {
+        3
+    }
+    fn is_quorum(&self, set: NodeSet) -> bool {
+        set.len() >= 2
+    }
+    fn threshold(&self) -> Option<usize> {
+        Some(100)
+    }
+}
+
+#[test]
+fn inconsistent_user_hints_do_not_panic() -> R {
+    let _ = check_intersection(&Liar, &Liar)?;
+    let _ = fault_tolerance(&Liar)?;
+    let a = availability(&Liar, &[0.5; 3])?;
+    assert!((0.0..=1.0).contains(&a));
+    let _ = Liar.committed_index(&[1, 2, 3]);
+    Ok(())
+}

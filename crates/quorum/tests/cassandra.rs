@@ -118,3 +118,22 @@ fn construction_errors() {
         Err(ConsistencyError::Overflow)
     );
 }
+
+#[test]
+fn extreme_pending_counts_saturate_instead_of_overflowing() -> R {
+    let r = Replication::with_pending(
+        vec![Datacenter {
+            replicas: 0,
+            pending: u32::MAX,
+        }],
+        0,
+    )?;
+    assert_eq!(r.required(CL::Three, Write)?, Requirement::Total(u32::MAX));
+    assert_eq!(
+        r.required(CL::LocalQuorum, Write)?,
+        Requirement::Local(u32::MAX)
+    );
+    assert_eq!(r.required_in(CL::EachQuorum, Write, 0), u32::MAX);
+    assert!(!r.is_satisfied(CL::One, Write, &[5], 0)?);
+    Ok(())
+}
