@@ -170,6 +170,8 @@ const ROTATING: u64 = 1 << 63;
 const BIAS: i64 = 1 << 61;
 const BAL_MAX: i64 = (1 << 61) - 1;
 const EMPTY: u64 = u64::MAX;
+/// `AdaptiveThrottle::cached_window` while one thread refreshes the cache.
+const BUSY: u64 = u64::MAX - 1;
 
 #[inline]
 fn enc(balance: i64) -> u64 {
@@ -828,14 +830,32 @@ impl WindowCounter {
         }
     }
 
-    fn sum(&self, w: u64) -> u64 {
+    /// The count of window `w`'s own slot (0 if the slot holds another window).
+    #[inline]
+    fn current(&self, w: u64) -> u64 {
+        let v = self.slots[(w % SLOTS as u64) as usize].load(Ordering::Acquire);
+        if v >> 32 == w & 0xffff_ffff {
+            v & 0xffff_ffff
+        } else {
+            0
+        }
+    }
+
+    /// `(live total, count of window w's own slot)`, from one load per slot.
+    fn sums(&self, w: u64) -> (u64, u64) {
         let tag = w & 0xffff_ffff;
-        self.slots
-            .iter()
-            .map(|s| s.load(Ordering::Acquire))
-            .filter(|v| tag.wrapping_sub(v >> 32) & 0xffff_ffff < SLOTS as u64)
-            .map(|v| v & 0xffff_ffff)
-            .sum()
+        let (mut total, mut current) = (0, 0);
+        for slot in &self.slots {
+            let v = slot.load(Ordering::Acquire);
+            let age = tag.wrapping_sub(v >> 32) & 0xffff_ffff;
+            if age < SLOTS as u64 {
+                total += v & 0xffff_ffff;
+                if age == 0 {
+                    current = v & 0xffff_ffff;
+                }
+            }
+        }
+        (total, current)
     }
 }
 
@@ -871,6 +891,13 @@ impl WindowCounter {
 pub struct AdaptiveThrottle {
     requests: WindowCounter,
     accepts: WindowCounter,
+    /// The window the cached closed-slot sums below were taken for (`u64::MAX` = none).
+    cached_window: AtomicU64,
+    /// Requests and accepts of the nine closed slots of `cached_window`: closed slots no
+    /// longer change (bar stragglers), so the hot path reads two cached sums and the current
+    /// slot instead of all twenty counters.
+    cached_requests: AtomicU64,
+    cached_accepts: AtomicU64,
     draws: AtomicU64,
     seed: u64,
     k_milli: u64,
@@ -899,6 +926,9 @@ impl AdaptiveThrottle {
         Ok(Self {
             requests: WindowCounter::new(),
             accepts: WindowCounter::new(),
+            cached_window: AtomicU64::new(u64::MAX),
+            cached_requests: AtomicU64::new(0),
+            cached_accepts: AtomicU64::new(0),
             draws: AtomicU64::new(0),
             seed: rand::RngCore::next_u64(&mut crate::rng::ThreadLocalRng),
             k_milli,
@@ -921,8 +951,34 @@ impl AdaptiveThrottle {
 
     /// `(requests·1000 − K_milli·accepts, (requests + 1)·1000)`, the rejection odds.
     fn odds(&self, w: u64) -> (u128, u128) {
-        let req = u128::from(self.requests.sum(w));
-        let acc = u128::from(self.accepts.sum(w));
+        let cw = self.cached_window.load(Ordering::Acquire);
+        let (req, acc) = if cw == w {
+            (
+                self.cached_requests.load(Ordering::Relaxed) + self.requests.current(w),
+                self.cached_accepts.load(Ordering::Relaxed) + self.accepts.current(w),
+            )
+        } else {
+            // Once per slot: sum all slots, and publish the closed slots' sums for the fast
+            // path. One thread publishes (it claims the cache with a CAS); the others just use
+            // their own exact sums.
+            let (req_all, req_cur) = self.requests.sums(w);
+            let (acc_all, acc_cur) = self.accepts.sums(w);
+            let newer = cw == u64::MAX || (cw != BUSY && w > cw);
+            if newer
+                && self
+                    .cached_window
+                    .compare_exchange(cw, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.cached_requests
+                    .store(req_all - req_cur, Ordering::Relaxed);
+                self.cached_accepts
+                    .store(acc_all - acc_cur, Ordering::Relaxed);
+                self.cached_window.store(w, Ordering::Release);
+            }
+            (req_all, acc_all)
+        };
+        let (req, acc) = (u128::from(req), u128::from(acc));
         let num = (req * 1000).saturating_sub(u128::from(self.k_milli) * acc);
         (num, (req + 1) * 1000)
     }
