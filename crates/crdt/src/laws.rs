@@ -218,6 +218,51 @@ pub fn surviving<'a, A, Op>(events: &[&'a Event<A, Op>]) -> Vec<&'a Event<A, Op>
 }
 
 /// A type the network simulation can drive.
+///
+/// Implement it for your own CRDT to run [`simulate`] on it. A max-register, for example:
+///
+/// ```
+/// use quorate_clocks::VersionVector;
+/// use quorate_crdt::laws::{simulate, Event, SimConfig, Simulation};
+/// use quorate_crdt::{Crdt, DeltaCrdt, ValidationError};
+/// use rand::{Rng, rngs::SmallRng};
+///
+/// #[derive(Debug, Clone, Default, PartialEq)]
+/// struct MaxReg(u32);
+///
+/// impl Crdt for MaxReg {
+///     fn join(&mut self, other: &Self) { self.0 = self.0.max(other.0); }
+///     fn validate(&self) -> Result<(), ValidationError> { Ok(()) }
+/// }
+///
+/// impl DeltaCrdt<u8> for MaxReg {
+///     type Delta = MaxReg;
+///     fn join_delta(&mut self, d: &MaxReg) { self.join(d) }
+///     fn validate_delta(&self, _: &MaxReg) -> Result<(), ValidationError> { Ok(()) }
+///     fn merge_delta(g: &mut MaxReg, d: &MaxReg) { g.join(d) }
+///     fn summary(&self) -> VersionVector<u8> { VersionVector::new() }
+///     fn delta_since(&self, _: &VersionVector<u8>) -> MaxReg { self.clone() }
+///     fn to_delta(&self) -> MaxReg { self.clone() }
+/// }
+///
+/// impl Simulation<u8> for MaxReg {
+///     type Op = u32;
+///     type Value = u32;
+///     fn random_op(rng: &mut SmallRng, _: &Self) -> u32 { rng.random_range(0..100) }
+///     fn apply(&mut self, _: &u8, op: &u32) -> Result<MaxReg, String> {
+///         let d = MaxReg(*op);
+///         self.join(&d);
+///         Ok(d)
+///     }
+///     fn value(&self) -> u32 { self.0 }
+///     fn model(history: &[Event<u8, u32>]) -> u32 {
+///         history.iter().map(|e| e.op).max().unwrap_or(0)
+///     }
+/// }
+///
+/// simulate::<MaxReg, u8>(&[1, 2, 3], &SimConfig::new(42))?;
+/// # Ok::<(), quorate_crdt::laws::LawViolation>(())
+/// ```
 pub trait Simulation<A: Actor>: DeltaCrdt<A> {
     /// An operation.
     type Op: Clone + fmt::Debug;

@@ -201,7 +201,9 @@ fn large_merges_agree_with_delta_by_delta_application() {
         by_delta.join_delta(d);
     }
     assert_eq!(full, by_delta);
-    let expected: Vec<u32> = (0..1500).filter(|x| *x < 600 || (x - 300) % 3 != 0).collect();
+    let expected: Vec<u32> = (0..1500)
+        .filter(|x| *x < 600 || (x - 300) % 3 != 0)
+        .collect();
     assert_eq!(full.iter().copied().collect::<Vec<_>>(), expected);
     let mut other_way = b.clone();
     other_way.join(&a);
