@@ -98,3 +98,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The adaptive throttle's rejection probability equals the SRE formula over the exact
+    /// sliding-window counts, whatever the sequence (time moving forward).
+    #[test]
+    fn adaptive_throttle_matches_the_formula(
+        k_tenths in 10u64..40,
+        ops in proptest::collection::vec((any::<bool>(), 0u64..3000), 1..300),
+    ) {
+        use quorate_retry::AdaptiveThrottle;
+        let window = 10_000_000_000u64; // 10 s, ten 1 s slots
+        let slot = window / 10;
+        let k = k_tenths as f64 / 10.0;
+        let t = AdaptiveThrottle::new(k, Duration::from_nanos(window)).unwrap().with_seed(3);
+        let mut now = 0u64;
+        let mut events: Vec<(u64, bool)> = Vec::new(); // (window, is_accept)
+        for (accept, step_ms) in ops {
+            now += step_ms * 1_000_000;
+            let w = now / slot;
+            if accept {
+                t.on_success(now, None);
+            } else {
+                let _ = t.on_request(now);
+            }
+            events.push((w, accept));
+            let live = |a: bool| events.iter().filter(|(ew, ea)| ew + 10 > w && *ea == a).count() as f64;
+            let (req, acc) = (live(false), live(true));
+            let want = ((req * 1000.0 - (k * 1000.0).round() * acc) / ((req + 1.0) * 1000.0)).max(0.0);
+            let got = t.reject_probability(now);
+            prop_assert!((got - want).abs() < 1e-9, "p {} vs {} at {}", got, want, now);
+        }
+    }
+}
