@@ -14,6 +14,18 @@ use crate::traits::DeltaCrdt;
 /// Sequence numbers count the sender's local mutations. `Delta` carries the join of every delta
 /// the receiver has not acknowledged yet, so a lost message is repaired by the next one; `Full`
 /// is the fallback when the sender no longer buffers what the receiver misses.
+///
+/// ```
+/// use quorate_crdt::{AntiEntropy, GCounter, SyncMessage};
+/// let a = AntiEntropy::new(GCounter::<u8>::new(), 8)?;
+/// a.add_peer(2);
+/// a.mutate(|c| c.increment(1, 1))?;
+/// match a.outgoing(&2) {
+///     Some(SyncMessage::Full { to, .. }) => assert_eq!(to, 1), // first contact: full state
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum SyncMessage<C: DeltaCrdt<A>, A: Actor> {

@@ -14,7 +14,14 @@ use crate::error::ValidationError;
 /// Anything that can answer "has this dot been seen?".
 ///
 /// Implemented by [`CausalContext`]; joins of dot stores are written against this trait so a
-/// delta can present a context with holes (see [`CausalDelta::delta_since`](crate::CausalDelta)).
+/// delta can present a context with holes (see [`CausalDelta`](crate::CausalDelta)).
+///
+/// ```
+/// use quorate_clocks::Dot;
+/// use quorate_crdt::{CausalContext, DotView};
+/// let cc: CausalContext<u8> = [Dot::new(1, 1)].into_iter().collect();
+/// assert!(cc.has(&Dot::new(1, 1)));
+/// ```
 pub trait DotView<A> {
     /// True when `dot` is covered.
     fn has(&self, dot: &Dot<A>) -> bool;

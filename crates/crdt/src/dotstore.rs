@@ -454,6 +454,11 @@ impl<V, A: Ord> FromIterator<(Dot<A>, V)> for DotFun<V, A> {
 
 /// Values a [`DotFun`] (register) may hold.
 ///
+/// ```
+/// fn takes<V: quorate_crdt::RegisterValue>(_: V) {}
+/// takes(String::from("any ordered, cloneable value"));
+/// ```
+///
 /// Blanket-implemented for every type with the listed bounds. Encoding additionally needs
 /// `quorate_clocks::{Encode, Decode}`.
 pub trait RegisterValue: Clone + Ord + fmt::Debug + Send + Sync + 'static {}
@@ -663,6 +668,11 @@ impl<K: Ord, S> FromIterator<(K, S)> for DotMap<K, S> {
 }
 
 /// Keys a [`DotMap`] (OR-set element, OR-map key) may use.
+///
+/// ```
+/// fn takes<K: quorate_crdt::Key>(_: K) {}
+/// takes((1u32, "tuple keys work too"));
+/// ```
 ///
 /// Blanket-implemented for every type with the listed bounds. Encoding additionally needs
 /// `quorate_clocks::{Encode, Decode}`.

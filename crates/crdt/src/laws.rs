@@ -188,6 +188,12 @@ pub fn check_mutator<C: DeltaCrdt<A>, A: Actor>(
 }
 
 /// One operation in a simulation's history.
+///
+/// ```
+/// use quorate_crdt::laws::{Event, SetOp};
+/// let e = Event { id: 0, actor: 1u8, op: SetOp::Add(3u8), observed: Default::default() };
+/// assert!(e.observed.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event<A, Op> {
     /// Position in the history.
@@ -320,6 +326,13 @@ impl SimConfig {
 }
 
 /// What a successful simulation did.
+///
+/// ```
+/// use quorate_crdt::{GSet, laws::{simulate, SimConfig}};
+/// let r = simulate::<GSet<u8>, u8>(&[1, 2, 3], &SimConfig::new(1))?;
+/// assert!(r.delivered > 0);
+/// # Ok::<(), quorate_crdt::laws::LawViolation>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SimReport {
     /// Operations run.
@@ -576,6 +589,11 @@ pub fn random_states<C: Simulation<A>, A: Actor>(actors: &[A], ops: usize, seed:
 // Built-in simulations (small element domains, so operations collide often).
 
 /// A set operation.
+///
+/// ```
+/// let op = quorate_crdt::laws::SetOp::Add(1u8);
+/// assert_ne!(op, quorate_crdt::laws::SetOp::Remove(1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetOp<T> {
     /// Add an element.
@@ -585,6 +603,11 @@ pub enum SetOp<T> {
 }
 
 /// A counter operation.
+///
+/// ```
+/// let op = quorate_crdt::laws::CounterOp::Inc(2);
+/// assert_ne!(op, quorate_crdt::laws::CounterOp::Dec(2));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CounterOp {
     /// Add.
@@ -594,6 +617,11 @@ pub enum CounterOp {
 }
 
 /// A register or flag operation.
+///
+/// ```
+/// let op = quorate_crdt::laws::RegOp::Write(5u8);
+/// assert_ne!(op, quorate_crdt::laws::RegOp::Clear);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegOp<V> {
     /// Write (or enable, for flags).
@@ -603,6 +631,11 @@ pub enum RegOp<V> {
 }
 
 /// An OR-map operation.
+///
+/// ```
+/// let op = quorate_crdt::laws::MapOp::Write(1u8, 2u8);
+/// assert_ne!(op, quorate_crdt::laws::MapOp::Remove(1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapOp<K, V> {
     /// Write `V` into the register at `K`.
