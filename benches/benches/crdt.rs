@@ -21,8 +21,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use crdts::{CmRDT, CvRDT};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use quorate_clocks::Encode;
 use quorate_crdt::{Crdt, DeltaCrdt, GCounter, MvReg, OrMap, OrSet, PnCounter};
 
@@ -57,8 +57,11 @@ fn c_set(range: std::ops::Range<u64>, actor: u64) -> CSet {
     s
 }
 
+/// One merge scenario: its name, our pair of replicas, crdts' pair.
+type Scenario = (&'static str, (QSet, QSet), (CSet, CSet));
+
 /// The three merge scenarios for size `n`, for both implementations.
-fn scenarios(n: u64) -> Vec<(&'static str, (QSet, QSet), (CSet, CSet))> {
+fn scenarios(n: u64) -> Vec<Scenario> {
     let tenth = n / 10;
     let identical_q = q_set(0..n, 1);
     let identical_c = c_set(0..n, 1);
@@ -364,10 +367,12 @@ fn ormap_merge(c: &mut Criterion) {
     let mut qb = qa.clone();
     let mut cb = ca.clone();
     for k in 0..n / 10 {
-        qa.update(k, |r| r.write_delta(1, k + 1)).expect("no overflow");
+        qa.update(k, |r| r.write_delta(1, k + 1))
+            .expect("no overflow");
         c_map_write(&mut ca, 1, k, k + 1);
         let k2 = n / 10 + k;
-        qb.update(k2, |r| r.write_delta(2, k2 + 2)).expect("no overflow");
+        qb.update(k2, |r| r.write_delta(2, k2 + 2))
+            .expect("no overflow");
         c_map_write(&mut cb, 2, k2, k2 + 2);
     }
     let mut g = c.benchmark_group("ormap_mvreg_merge_10k");
