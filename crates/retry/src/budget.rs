@@ -597,6 +597,7 @@ impl GrpcThrottle {
     }
 
     /// Applies `f` atomically and returns the new count.
+    #[inline]
     fn update(&self, f: impl Fn(u64) -> u64) -> u64 {
         let mut cur = self.milli_tokens.load(Ordering::Relaxed);
         loop {
@@ -615,10 +616,12 @@ impl GrpcThrottle {
 }
 
 impl RetryBudget for GrpcThrottle {
+    #[inline]
     fn on_request(&self, _now: u64) -> bool {
         true
     }
 
+    #[inline]
     fn on_failure(&self, _now: u64, class: OutcomeClass) -> bool {
         let after = if class.is_retryable() && class != OutcomeClass::NotSent {
             self.update(|t| t.saturating_sub(1000))
@@ -628,11 +631,13 @@ impl RetryBudget for GrpcThrottle {
         after * 2 > self.max_milli
     }
 
+    #[inline]
     fn try_withdraw(&self, _now: u64, _cost: RetryCost) -> Option<Grant> {
         (self.milli_tokens.load(Ordering::Acquire) * 2 > self.max_milli)
             .then_some(Grant { cost: 0 })
     }
 
+    #[inline]
     fn on_success(&self, _now: u64, _grant: Option<Grant>) {
         let (ratio, max) = (self.ratio_milli, self.max_milli);
         self.update(|t| t.saturating_add(ratio).min(max));
@@ -731,6 +736,7 @@ impl RetryQuota {
         self.available.load(Ordering::Acquire)
     }
 
+    #[inline]
     fn add(&self, amount: u64) {
         let mut cur = self.available.load(Ordering::Relaxed);
         loop {
@@ -749,10 +755,12 @@ impl RetryQuota {
 }
 
 impl RetryBudget for RetryQuota {
+    #[inline]
     fn on_request(&self, _now: u64) -> bool {
         true
     }
 
+    #[inline]
     fn on_failure(&self, _now: u64, _class: OutcomeClass) -> bool {
         true
     }
@@ -810,6 +818,7 @@ impl WindowCounter {
         }
     }
 
+    #[inline]
     fn add(&self, w: u64) {
         let tag = w & 0xffff_ffff;
         let slot = &self.slots[(w % SLOTS as u64) as usize];
@@ -950,6 +959,7 @@ impl AdaptiveThrottle {
     }
 
     /// `(requests·1000 − K_milli·accepts, (requests + 1)·1000)`, the rejection odds.
+    #[inline]
     fn odds(&self, w: u64) -> (u128, u128) {
         let cw = self.cached_window.load(Ordering::Acquire);
         let (req, acc) = if cw == w {
@@ -998,6 +1008,7 @@ impl AdaptiveThrottle {
     }
 
     /// Counts a request and decides it: `true` = send it.
+    #[inline]
     fn admit(&self, now: u64) -> bool {
         let w = self.slot.div(now);
         let (num, den) = self.odds(w);
@@ -1014,10 +1025,12 @@ impl AdaptiveThrottle {
 }
 
 impl RetryBudget for AdaptiveThrottle {
+    #[inline]
     fn on_request(&self, now: u64) -> bool {
         self.admit(now)
     }
 
+    #[inline]
     fn on_failure(&self, now: u64, class: OutcomeClass) -> bool {
         if class == OutcomeClass::Fatal {
             self.accepts.add(self.slot.div(now));
@@ -1025,10 +1038,12 @@ impl RetryBudget for AdaptiveThrottle {
         true
     }
 
+    #[inline]
     fn try_withdraw(&self, now: u64, _cost: RetryCost) -> Option<Grant> {
         self.admit(now).then_some(Grant { cost: 0 })
     }
 
+    #[inline]
     fn on_success(&self, now: u64, _grant: Option<Grant>) {
         self.accepts.add(self.slot.div(now));
     }

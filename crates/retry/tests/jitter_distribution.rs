@@ -119,14 +119,16 @@ fn no_jitter_is_a_point_mass() {
 }
 
 #[test]
-fn thread_local_default_is_uniform_too() {
+fn thread_local_default_draws_varied_values_in_range() {
+    // The default generator is seeded by the OS, so no statistical test runs on it here (those
+    // use fixed seeds above); it runs the same code as `FastRng`. Check range and variety only.
     let b = Backoff::constant(Duration::from_millis(100))
         .unwrap()
         .with_jitter(Jitter::Full);
     let mut s = BackoffState::new();
-    let mut u: Vec<f64> = (0..N)
-        .map(|_| b.next_delay_nanos(&mut s, &mut quorate_retry::ThreadLocalRng) as f64 / 1e8)
+    let draws: std::collections::BTreeSet<u64> = (0..100)
+        .map(|_| b.next_delay_nanos(&mut s, &mut quorate_retry::ThreadLocalRng))
         .collect();
-    // Unseeded, so use a looser bound (alpha = 1e-6) to keep the test from flaking.
-    assert!(ks_uniform(&mut u) < 2.7 / (N as f64).sqrt());
+    assert!(draws.iter().all(|&d| d <= 100_000_000));
+    assert!(draws.len() > 90);
 }
