@@ -26,7 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use quorate_clocks::{
-    HybridClock, Lamport, LamportClock, SystemClock, Timestamp, VersionVector, WallClock,
+    CoarseClock, HybridClock, Lamport, LamportClock, SystemClock, Timestamp, VersionVector,
+    WallClock,
 };
 
 /// A wall clock that never moves (about 2023 in ns).
@@ -71,6 +72,11 @@ fn hlc_now(c: &mut Criterion) {
     });
     let ours = HybridClock::new(SystemClock);
     g.bench_function("quorate", |b| b.iter(|| black_box(ours.now())));
+    // The opt-in millisecond-grained source (not comparable resolution; shown for reference).
+    let coarse = HybridClock::new(CoarseClock);
+    g.bench_function("quorate_coarse_clock", |b| {
+        b.iter(|| black_box(coarse.now()))
+    });
     let uhlc = uhlc::HLC::default();
     g.bench_function("uhlc", |b| b.iter(|| black_box(uhlc.new_timestamp())));
     let mut hc = hybrid_clocks::Clock::wall_ns().expect("clock");

@@ -17,6 +17,7 @@
 //! | to detect concurrent updates | [`VersionVector`] with [`Dot`]s |
 //! | sibling values per key without false conflicts | [`DvvSet`] (Riak's dvvset), or a single [`Dvv`] |
 //! | timestamps that respect causality and track wall time | [`HybridClock`] issuing [`Timestamp`]s; [`NodeTimestamp`] to break ties across nodes |
+//! | to bound vectors whose actor set keeps growing | [`PruningPolicy`] (Riak's size/age rules) |
 //! | to know whether an instant has certainly passed | [`UncertainClock`] (TrueTime/ClockBound style) |
 //! | to put any of these on the wire | [`Encode`] / [`Decode`] ([`codec`]) or the `serde` feature |
 //!

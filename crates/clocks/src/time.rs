@@ -77,9 +77,14 @@ pub struct SystemClock;
 impl WallClock for SystemClock {
     #[inline]
     fn now_unix_nanos(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, duration_nanos)
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            // u64 arithmetic (saturating in the year 2554) instead of a u128 round trip.
+            Ok(d) => d
+                .as_secs()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(u64::from(d.subsec_nanos())),
+            Err(_) => 0,
+        }
     }
 }
 
