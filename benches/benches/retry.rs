@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use quorate_retry::{
-    AdaptiveThrottle, Backoff, BackoffState, FastRng, GrpcThrottle, Jitter, OutcomeClass, RetryBudget, RetryCost,
-    RetryQuota, WindowedBudget,
+    AdaptiveThrottle, Backoff, BackoffState, FastRng, GrpcThrottle, Jitter, OutcomeClass,
+    RetryBudget, RetryCost, RetryQuota, WindowedBudget,
 };
 
 const STEPS: usize = 16;
@@ -138,7 +138,10 @@ impl DepositWithdraw for Floor {
             if cur < 1 {
                 return false;
             }
-            match self.0.compare_exchange_weak(cur, cur - 1, Ordering::AcqRel, Ordering::Relaxed) {
+            match self
+                .0
+                .compare_exchange_weak(cur, cur - 1, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(seen) => cur = seen,
             }
@@ -150,7 +153,9 @@ fn contenders() -> Vec<(&'static str, Box<dyn DepositWithdraw>)> {
     let windowed = WindowedBudget::new(Duration::from_secs(10), 10, 1.0).expect("valid");
     let grpc = GrpcThrottle::new(100.0, 1.0).expect("valid");
     let quota = RetryQuota::standard();
-    let sre = AdaptiveThrottle::new(2.0, Duration::from_secs(120)).expect("valid").with_seed(1);
+    let sre = AdaptiveThrottle::new(2.0, Duration::from_secs(120))
+        .expect("valid")
+        .with_seed(1);
     vec![
         (
             "quorate_windowed",
@@ -164,7 +169,8 @@ fn contenders() -> Vec<(&'static str, Box<dyn DepositWithdraw>)> {
             Box::new(Ours(grpc, |b, now| {
                 // A success earns tokens; a retry costs the failure that caused it plus the check.
                 b.on_success(now, None);
-                b.on_failure(now, OutcomeClass::Transient) && b.try_withdraw(now, RetryCost::Standard).is_some()
+                b.on_failure(now, OutcomeClass::Transient)
+                    && b.try_withdraw(now, RetryCost::Standard).is_some()
             })),
         ),
         (
@@ -186,7 +192,11 @@ fn contenders() -> Vec<(&'static str, Box<dyn DepositWithdraw>)> {
         ),
         (
             "tower_tps",
-            Box::new(Tower(tower::retry::budget::TpsBudget::new(Duration::from_secs(10), 10, 1.0))),
+            Box::new(Tower(tower::retry::budget::TpsBudget::new(
+                Duration::from_secs(10),
+                10,
+                1.0,
+            ))),
         ),
         ("two_atomic_floor", Box::new(Floor(AtomicI64::new(0)))),
     ]
