@@ -48,3 +48,17 @@ fn errors_are_static_errors() {
     err::<BreakerOpen>();
     err::<RetryError<std::io::Error>>();
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn async_retry_future_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let policy = RetryPolicy::new(Backoff::constant(std::time::Duration::from_millis(1)).unwrap());
+    let budget = RetryQuota::standard();
+    let clock = quorate_clocks::SystemClock;
+    let retry = Retry::new(&policy, &clock, &ThreadSleeper).with_budget(&budget);
+    let fut = retry.run_async(|_| async { Ok::<_, OutcomeClass>(1) });
+    send(&fut);
+    let fut2 = retry_async(&policy, |_| async { Ok::<_, OutcomeClass>(1) });
+    send(&fut2);
+}
