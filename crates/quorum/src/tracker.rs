@@ -1,6 +1,6 @@
 //! Stateful trackers: an incremental commit tracker and a thread-safe write-ack tracker.
 
-use crate::config::JointConfig;
+use crate::config::{EmptyConfig, JointConfig, majority};
 use crate::error::UnknownNode;
 use crate::nodeset::{MAX_NODES, NodeSet};
 use crate::sync::{AtomicU64, Ordering};
@@ -9,10 +9,12 @@ use crate::system::QuorumSystem;
 /// Takes one acknowledgement at a time and keeps the committed index.
 ///
 /// Per-voter acknowledged indexes only move up (a lower or repeated ack is
-/// ignored), so the committed index is monotone. The quorum is recomputed only
-/// when an ack crosses the current committed index, which is the only case that
-/// can move it (the same observation quorum-set's `VecProgress` relies on);
-/// the recomputation is a selection on a stack array, so nothing allocates.
+/// ignored), so the committed index is monotone. Like quorum-set's
+/// `VecProgress`, it relies on the fact that only an ack crossing the current
+/// committed index can move it; beyond that, it counts per half how many voters
+/// sit above the committed index and recomputes (a sort of a stack array) only
+/// when every half has a quorum above it, i.e. exactly when the committed index
+/// advances. Nothing allocates.
 ///
 /// ```
 /// use quorate_quorum::{CommitTracker, MajorityConfig};
@@ -29,6 +31,13 @@ pub struct CommitTracker {
     config: JointConfig,
     acked: [u64; MAX_NODES],
     committed: u64,
+    /// Incoming and outgoing voter slots (outgoing empty when not joint).
+    halves: [NodeSet; 2],
+    /// Voters above `committed` each half needs before it can advance
+    /// (0: no constraint, `u32::MAX`: never).
+    need: [u32; 2],
+    /// Voters of each half whose ack is above `committed`.
+    above: [u32; 2],
 }
 
 impl CommitTracker {
@@ -45,10 +54,23 @@ impl CommitTracker {
     pub fn new(config: JointConfig) -> Self {
         let acked = [0u64; MAX_NODES];
         let committed = config.committed_index(&acked);
+        let need_of = |half: Option<NodeSet>| match half {
+            None => 0,
+            Some(h) if h.is_empty() => match config.empty_config() {
+                EmptyConfig::AlwaysQuorum => 0,
+                EmptyConfig::NeverQuorum => u32::MAX,
+            },
+            Some(h) => majority(h.len()) as u32,
+        };
+        let need = [need_of(Some(config.incoming())), need_of(config.outgoing())];
+        let halves = [config.incoming(), config.outgoing().unwrap_or_default()];
         CommitTracker {
             config,
             acked,
             committed,
+            halves,
+            need,
+            above: [0, 0],
         }
     }
 
@@ -80,14 +102,30 @@ impl CommitTracker {
         }
         *cur = index;
         if old <= self.committed && index > self.committed {
-            let c = self
-                .config
-                .committed_index(&self.acked[..self.config.len()]);
-            if c > self.committed {
-                self.committed = c;
+            for (h, above) in self.halves.iter().zip(self.above.iter_mut()) {
+                *above += u32::from(h.contains(slot));
+            }
+            if self.above[0] >= self.need[0] && self.above[1] >= self.need[1] {
+                self.advance();
             }
         }
         Ok(self.committed)
+    }
+
+    /// Recomputes the committed index and the per-half counts above it.
+    fn advance(&mut self) {
+        let len = self.config.len();
+        let c = self.config.committed_index(&self.acked[..len]);
+        if c > self.committed {
+            self.committed = c;
+        }
+        for (h, above) in self.halves.iter().zip(self.above.iter_mut()) {
+            let mut n = 0u32;
+            for s in h.iter() {
+                n += u32::from(self.acked.get(s).is_some_and(|&a| a > self.committed));
+            }
+            *above = n;
+        }
     }
 
     /// As [`CommitTracker::ack`], addressing the voter by id.

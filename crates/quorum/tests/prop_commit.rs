@@ -1,7 +1,7 @@
 //! Laws of the commit and vote hot paths, checked against slow references.
 
 use proptest::prelude::*;
-use quorate_quorum::{CommitTracker, JointConfig, MajorityConfig, VoteResult, Votes};
+use quorate_quorum::{CommitTracker, EmptyConfig, JointConfig, MajorityConfig, VoteResult, Votes};
 
 /// For each candidate index, count the voters at or above it.
 fn slow_commit(acked: &[u64], voters: &[usize]) -> u64 {
@@ -190,9 +190,15 @@ proptest! {
 
     #[test]
     fn tracker_equals_batch_and_ignores_duplicates(
-        (inc, out, _by_id) in joint_strategy(), acks in proptest::collection::vec((0usize..12, 0u64..40), 0..40)
+        (inc, out, _by_id) in joint_strategy(), acks in proptest::collection::vec((0usize..12, 0u64..40), 0..40),
+        strict in any::<bool>(), joint in any::<bool>(),
     ) {
-        let c = JointConfig::new(inc, out).expect("valid");
+        let empty = if strict { EmptyConfig::NeverQuorum } else { EmptyConfig::AlwaysQuorum };
+        let mut b = JointConfig::builder().incoming(inc).empty_config(empty);
+        if joint {
+            b = b.outgoing(out);
+        }
+        let c = b.build().expect("valid");
         let mut t = CommitTracker::new(c.clone());
         let mut acked = vec![0u64; c.len()];
         let mut last = t.committed();
