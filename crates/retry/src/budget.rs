@@ -20,8 +20,8 @@
 //! # Exactness and concurrency
 //!
 //! Every budget keeps its balance in integer fixed point (no float drift, no truncation: 10
-//! requests at 0.6 allow exactly 6 retries, where tower's `TpsBudget` allows 10) and changes it
-//! only with compare-and-swap, so a grant and its charge are one atomic step: under any
+//! requests at 0.6 allow exactly 6 retries, where tower's `TpsBudget` allows 10) in atomics, and
+//! grants with a compare-and-swap, so a grant and its charge are one atomic step: under any
 //! interleaving no budget grants more than its accounting allows. None of them reads a clock:
 //! time is the caller's `now` in nanoseconds from a [`MonotonicClock`](quorate_clocks::MonotonicClock).
 
@@ -200,10 +200,11 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 /// `floor(percent × D) + reserve` retries are granted, never more: `percent` is held exactly
 /// in parts per million (reduced to lowest terms), so 0.6 means 6 in 10, not tower's 10 in 10.
 ///
-/// The balance lives in one atomic word: a deposit or a withdrawal is a single
-/// compare-and-swap, and the once-per-slot window rotation takes a flag bit in the same word,
-/// so no operation ever waits for a lock. Expiry may be delayed while a rotating thread is
-/// descheduled; grants never exceed the balance.
+/// The balance lives in one atomic word: a deposit is a single `fetch_add`, a withdrawal a
+/// single compare-and-swap (check and charge at once), and the once-per-slot window rotation
+/// takes a flag bit in the same word, so no operation ever waits for a lock. Expiry may be
+/// delayed while a rotating thread is descheduled (and a retry asked for at that instant is
+/// refused); grants never exceed the balance.
 ///
 /// ```
 /// use std::time::Duration;
