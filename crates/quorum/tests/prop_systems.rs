@@ -180,3 +180,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Sequentially, the ack tracker equals "first report per node wins" fed to
+    /// the system's predicate, and a decided status never changes.
+    #[test]
+    fn ack_tracker_matches_first_report_reference(
+        q in system(10), reports in proptest::collection::vec((0usize..12, any::<bool>()), 0..40)
+    ) {
+        use quorate_quorum::{AckStatus, AckTracker};
+        let n = q.node_count();
+        let t = AckTracker::new(&*q);
+        let mut first: Vec<Option<bool>> = vec![None; n];
+        let mut decided: Option<AckStatus> = None;
+        for (node, ack) in reports {
+            let got = t.record(node, ack);
+            if node >= n {
+                prop_assert!(got.is_err());
+                continue;
+            }
+            if first[node].is_none() {
+                first[node] = Some(ack);
+            }
+            let yes: NodeSet = (0..n).filter(|&i| first[i] == Some(true)).collect();
+            let no: NodeSet = (0..n).filter(|&i| first[i] == Some(false)).collect();
+            let want = if q.is_quorum(yes) {
+                AckStatus::Satisfied
+            } else if !q.is_quorum(NodeSet::full(n).difference(no)) {
+                AckStatus::Impossible
+            } else {
+                AckStatus::Waiting
+            };
+            prop_assert_eq!(got.expect("in range"), want);
+            if let Some(d) = decided {
+                prop_assert_eq!(want, d, "decided status changed");
+            } else if want != AckStatus::Waiting {
+                decided = Some(want);
+            }
+        }
+    }
+}
