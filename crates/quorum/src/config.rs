@@ -935,3 +935,59 @@ impl JointConfig {
                 .is_none_or(|o| mask_is_quorum(o, set, self.empty))
     }
 }
+
+fn write_ids(
+    f: &mut core::fmt::Formatter<'_>,
+    ids: impl Iterator<Item = u64>,
+) -> core::fmt::Result {
+    let mut sorted = [0u64; MAX_NODES];
+    let mut n = 0;
+    for id in ids.take(MAX_NODES) {
+        sorted[n] = id;
+        n += 1;
+    }
+    let sorted = &mut sorted[..n];
+    sorted.sort_unstable();
+    f.write_str("(")?;
+    for (i, id) in sorted.iter().enumerate() {
+        if i > 0 {
+            f.write_str(" ")?;
+        }
+        write!(f, "{id}")?;
+    }
+    f.write_str(")")
+}
+
+/// etcd's notation: the sorted voter ids in parentheses, `(1 2 3)`.
+///
+/// ```
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// assert_eq!(quorate_quorum::MajorityConfig::new([3, 1, 2])?.to_string(), "(1 2 3)");
+/// # Ok(()) }
+/// ```
+impl core::fmt::Display for MajorityConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write_ids(f, self.ids.iter().copied())
+    }
+}
+
+/// etcd's notation: `(1 2 3)&&(3 4 5)` while joint with a non-empty outgoing
+/// half, otherwise just the incoming half.
+///
+/// ```
+/// use quorate_quorum::JointConfig;
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// assert_eq!(JointConfig::new([3, 2, 1], [5, 4, 3])?.to_string(), "(1 2 3)&&(3 4 5)");
+/// assert_eq!(JointConfig::new([2, 1], [])?.to_string(), "(1 2)");
+/// # Ok(()) }
+/// ```
+impl core::fmt::Display for JointConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write_ids(f, self.incoming_ids())?;
+        if let Some(o) = self.outgoing.filter(|o| !o.is_empty()) {
+            f.write_str("&&")?;
+            write_ids(f, o.iter().filter_map(|s| self.ids.get(s).copied()))?;
+        }
+        Ok(())
+    }
+}
