@@ -536,6 +536,30 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
         self.record(permit, true);
     }
 
+    /// Returns a permit whose call was never made (a half-open probe slot is freed; nothing is
+    /// recorded).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use quorate_retry::*;
+    /// # let cfg = BreakerConfig::new(TripRule::ConsecutiveFailures(1), Duration::from_secs(1), Duration::from_secs(1), 1)?;
+    /// let clock = quorate_clocks::ManualClock::new(0);
+    /// let b = CircuitBreaker::new(cfg, clock.clone());
+    /// b.on_failure(b.try_acquire()?);
+    /// clock.advance(Duration::from_secs(1));
+    /// let probe = b.try_acquire()?;
+    /// assert!(b.try_acquire().is_err()); // the only probe slot is taken
+    /// b.release(probe);
+    /// assert!(b.try_acquire().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn release(&self, permit: Permit) {
+        let mut g = lock(&self.inner);
+        if permit.probe && permit.generation == g.generation && g.state == BreakerState::HalfOpen {
+            g.probes_out = g.probes_out.saturating_sub(1);
+        }
+    }
+
     fn record(&self, permit: Permit, failed: bool) {
         let now = self.clock.now_nanos();
         let mut g = lock(&self.inner);
@@ -592,5 +616,49 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
             }
             BreakerState::Open => {}
         }
+    }
+}
+
+/// The circuit-breaker operations the [`Retry`](crate::Retry) executor needs, object safe so
+/// one executor works with a breaker on any clock.
+///
+/// ```
+/// # use std::time::Duration;
+/// use quorate_retry::{BreakerConfig, BreakerGate, CircuitBreaker, TripRule};
+/// let cfg = BreakerConfig::new(TripRule::ConsecutiveFailures(3), Duration::from_secs(1), Duration::from_secs(30), 1)?;
+/// let breaker = CircuitBreaker::new(cfg, quorate_clocks::SystemClock);
+/// let gate: &dyn BreakerGate = &breaker;
+/// let permit = gate.try_acquire()?;
+/// gate.on_success(permit);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait BreakerGate: Send + Sync {
+    /// Asks to make one call.
+    ///
+    /// # Errors
+    ///
+    /// [`BreakerOpen`] when the breaker refuses the call.
+    fn try_acquire(&self) -> Result<Permit, BreakerOpen>;
+    /// The call made under `permit` succeeded (or failed for reasons unrelated to the
+    /// dependency's health).
+    fn on_success(&self, permit: Permit);
+    /// The call made under `permit` failed in a way that says the dependency is unhealthy.
+    fn on_failure(&self, permit: Permit);
+    /// The call was never made.
+    fn release(&self, permit: Permit);
+}
+
+impl<C: MonotonicClock> BreakerGate for CircuitBreaker<C> {
+    fn try_acquire(&self) -> Result<Permit, BreakerOpen> {
+        CircuitBreaker::try_acquire(self)
+    }
+    fn on_success(&self, permit: Permit) {
+        CircuitBreaker::on_success(self, permit);
+    }
+    fn on_failure(&self, permit: Permit) {
+        CircuitBreaker::on_failure(self, permit);
+    }
+    fn release(&self, permit: Permit) {
+        CircuitBreaker::release(self, permit);
     }
 }

@@ -7,8 +7,9 @@ use core::time::Duration;
 use quorate_clocks::MonotonicClock;
 use rand::Rng;
 
+use crate::breaker::{BreakerGate, Permit};
 use crate::budget::RetryBudget;
-use crate::outcome::Classify;
+use crate::outcome::{Classify, OutcomeClass};
 use crate::planner::{AttemptInfo, Decision, GiveUpReason, RetryPlanner, RetryPolicy};
 use crate::rng::ThreadLocalRng;
 
@@ -154,6 +155,7 @@ pub struct Retry<'a, C: ?Sized, S: ?Sized> {
     clock: &'a C,
     sleeper: &'a S,
     budget: Option<&'a dyn RetryBudget>,
+    breaker: Option<&'a dyn BreakerGate>,
     deadline_at: Option<u64>,
 }
 
@@ -162,6 +164,7 @@ impl<C: ?Sized, S: ?Sized> fmt::Debug for Retry<'_, C, S> {
         f.debug_struct("Retry")
             .field("policy", self.policy)
             .field("budget", &self.budget)
+            .field("breaker", &self.breaker.is_some())
             .field("deadline_at", &self.deadline_at)
             .finish_non_exhaustive()
     }
@@ -183,6 +186,7 @@ impl<'a, C: MonotonicClock + ?Sized, S: ?Sized> Retry<'a, C, S> {
             clock,
             sleeper,
             budget: None,
+            breaker: None,
             deadline_at: None,
         }
     }
@@ -216,6 +220,71 @@ impl<'a, C: MonotonicClock + ?Sized, S: ?Sized> Retry<'a, C, S> {
     pub const fn with_deadline_at(mut self, deadline_nanos: u64) -> Self {
         self.deadline_at = Some(deadline_nanos);
         self
+    }
+
+    /// Guards every attempt with a circuit breaker: an attempt the breaker refuses ends the
+    /// request with [`GiveUpReason::CircuitOpen`] without calling the operation. Failures of
+    /// every class but [`Fatal`](OutcomeClass::Fatal) count against the dependency's health; a
+    /// fatal answer (and a success) shows the dependency is up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use quorate_clocks::ManualClock;
+    /// use quorate_retry::*;
+    ///
+    /// let clock = ManualClock::new(0);
+    /// let cfg = BreakerConfig::new(TripRule::ConsecutiveFailures(2), Duration::from_secs(5), Duration::from_secs(60), 1)?;
+    /// let breaker = CircuitBreaker::new(cfg, clock.clone());
+    /// let policy = RetryPolicy::new(Backoff::constant(Duration::from_millis(10))?).with_max_attempts(5)?;
+    /// let retry = Retry::new(&policy, &clock, &clock).with_breaker(&breaker);
+    /// let mut calls = 0;
+    /// let err = retry.run(|_| { calls += 1; Err::<(), _>(OutcomeClass::Transient) }).unwrap_err();
+    /// assert_eq!((err.reason, calls), (GiveUpReason::CircuitOpen, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_breaker(mut self, breaker: &'a dyn BreakerGate) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Takes a breaker permit for the next attempt, if there is a breaker.
+    fn permit(&self) -> Result<Option<Permit>, GiveUpReason> {
+        match self.breaker {
+            Some(b) => b
+                .try_acquire()
+                .map(Some)
+                .map_err(|_| GiveUpReason::CircuitOpen),
+            None => Ok(None),
+        }
+    }
+
+    /// Reports an attempt's outcome to the breaker.
+    fn report(&self, permit: Option<Permit>, failure: Option<OutcomeClass>) {
+        if let (Some(b), Some(p)) = (self.breaker, permit) {
+            match failure {
+                None | Some(OutcomeClass::Fatal) => b.on_success(p),
+                Some(_) => b.on_failure(p),
+            }
+        }
+    }
+
+    /// Starts an attempt: breaker first (so a refused attempt touches no budget), then the
+    /// planner; a permit the planner does not use is released.
+    fn begin(
+        &self,
+        planner: &mut RetryPlanner<'a>,
+    ) -> Result<(AttemptInfo, Option<Permit>), GiveUpReason> {
+        let permit = self.permit()?;
+        match planner.begin_attempt(self.clock.now_nanos()) {
+            Ok(info) => Ok((info, permit)),
+            Err(reason) => {
+                if let (Some(b), Some(p)) = (self.breaker, permit) {
+                    b.release(p);
+                }
+                Err(reason)
+            }
+        }
     }
 
     fn planner(&self) -> RetryPlanner<'a> {
@@ -286,17 +355,20 @@ impl<'a, C: MonotonicClock + ?Sized, S: ?Sized> Retry<'a, C, S> {
         let mut planner = self.planner();
         let mut last_error = None;
         loop {
-            let info = match planner.begin_attempt(self.clock.now_nanos()) {
-                Ok(info) => info,
+            let (info, permit) = match self.begin(&mut planner) {
+                Ok(started) => started,
                 Err(reason) => return Err(give_up(reason, &planner, last_error)),
             };
             match op(info) {
                 Ok(v) => {
+                    self.report(permit, None);
                     planner.on_success(self.clock.now_nanos());
                     return Ok(v);
                 }
                 Err(e) => {
-                    let decision = planner.on_failure(self.clock.now_nanos(), e.classify(), rng);
+                    let outcome = e.classify();
+                    self.report(permit, Some(outcome.class));
+                    let decision = planner.on_failure(self.clock.now_nanos(), outcome, rng);
                     last_error = Some(e);
                     match decision {
                         Decision::RetryAfter(d) => self.sleeper.sleep(d),
@@ -340,21 +412,21 @@ impl<'a, C: MonotonicClock + ?Sized, S: ?Sized> Retry<'a, C, S> {
         let mut planner = self.planner();
         let mut last_error = None;
         loop {
-            let info = match planner.begin_attempt(self.clock.now_nanos()) {
-                Ok(info) => info,
+            let (info, permit) = match self.begin(&mut planner) {
+                Ok(started) => started,
                 Err(reason) => return Err(give_up(reason, &planner, last_error)),
             };
             match op(info).await {
                 Ok(v) => {
+                    self.report(permit, None);
                     planner.on_success(self.clock.now_nanos());
                     return Ok(v);
                 }
                 Err(e) => {
-                    let decision = planner.on_failure(
-                        self.clock.now_nanos(),
-                        e.classify(),
-                        &mut ThreadLocalRng,
-                    );
+                    let outcome = e.classify();
+                    self.report(permit, Some(outcome.class));
+                    let decision =
+                        planner.on_failure(self.clock.now_nanos(), outcome, &mut ThreadLocalRng);
                     last_error = Some(e);
                     match decision {
                         Decision::RetryAfter(d) => tokio::time::sleep(d).await,

@@ -20,7 +20,7 @@
 //! | say what an error means | implement [`Classify`] → [`OutcomeClass`] |
 //! | drive retries from your own loop or state machine | [`RetryPlanner`] (sans-IO) |
 //! | control time and sleeping | [`Retry`] with any [`quorate_clocks::MonotonicClock`] and [`Sleeper`] |
-//! | stop calling a dead dependency | [`CircuitBreaker`] |
+//! | stop calling a dead dependency | [`CircuitBreaker`], alone or in [`Retry::with_breaker`] |
 //! | see why it matters | [`sim`] and `examples/retry_storm.rs` |
 //!
 //! # Example
@@ -123,8 +123,8 @@ mod sync;
 
 pub use backoff::{Backoff, BackoffState, Delays, Jitter};
 pub use breaker::{
-    BreakerConfig, BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit, Transition,
-    TripRule,
+    BreakerConfig, BreakerGate, BreakerOpen, BreakerState, BreakerStats, CircuitBreaker, Permit,
+    Transition, TripRule,
 };
 pub use budget::{
     AdaptiveThrottle, Grant, GrpcThrottle, RetryBudget, RetryCost, RetryQuota, WindowedBudget,

@@ -262,6 +262,9 @@ pub enum GiveUpReason {
     /// The budget shed the request locally before its first attempt (adaptive throttling).
     #[error("request shed locally by the retry budget")]
     Shed,
+    /// The circuit breaker refused the attempt (open, or half-open with its probes in use).
+    #[error("circuit breaker is open")]
+    CircuitOpen,
 }
 
 /// The planner's answer to a failed attempt.

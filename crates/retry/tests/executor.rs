@@ -152,3 +152,87 @@ async fn async_executor_gives_up_like_the_sync_one() {
             .await;
     assert_eq!(out.unwrap_err().reason, GiveUpReason::Fatal);
 }
+
+mod with_breaker {
+    use std::time::Duration;
+
+    use quorate_clocks::ManualClock;
+    use quorate_retry::{
+        Backoff, BreakerConfig, BreakerState, CircuitBreaker, GiveUpReason, OutcomeClass, Retry,
+        RetryPolicy, TripRule,
+    };
+
+    fn setup() -> (ManualClock, CircuitBreaker<ManualClock>, RetryPolicy) {
+        let clock = ManualClock::new(0);
+        let cfg = BreakerConfig::new(
+            TripRule::ConsecutiveFailures(3),
+            Duration::from_secs(1),
+            Duration::from_secs(8),
+            1,
+        )
+        .unwrap();
+        let policy = RetryPolicy::new(Backoff::constant(Duration::from_millis(10)).unwrap())
+            .with_max_attempts(10)
+            .unwrap();
+        (clock.clone(), CircuitBreaker::new(cfg, clock), policy)
+    }
+
+    #[test]
+    fn an_open_breaker_stops_retries_without_calling_the_operation() {
+        let (clock, breaker, policy) = setup();
+        let retry = Retry::new(&policy, &clock, &clock).with_breaker(&breaker);
+        let mut calls = 0;
+        let err = retry
+            .run(|_| {
+                calls += 1;
+                Err::<(), _>(OutcomeClass::Transient)
+            })
+            .unwrap_err();
+        assert_eq!(
+            (err.reason, err.attempts, calls),
+            (GiveUpReason::CircuitOpen, 3, 3)
+        );
+        let mut later = 0;
+        let err = retry
+            .run(|_| {
+                later += 1;
+                Ok::<_, OutcomeClass>(())
+            })
+            .unwrap_err();
+        assert_eq!(
+            (err.reason, err.attempts, later),
+            (GiveUpReason::CircuitOpen, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_successful_probe_closes_and_fatal_answers_count_as_healthy() {
+        let (clock, breaker, policy) = setup();
+        let retry = Retry::new(&policy, &clock, &clock).with_breaker(&breaker);
+        let _ = retry.run(|_| Err::<(), _>(OutcomeClass::Throttled));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        clock.advance(Duration::from_secs(1));
+        // The probe gets a fatal answer: the dependency is up (the request is just invalid).
+        let err = retry
+            .run(|_| Err::<(), _>(OutcomeClass::Fatal))
+            .unwrap_err();
+        assert_eq!(err.reason, GiveUpReason::Fatal);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_permit_the_planner_cannot_use_is_released() {
+        let (clock, breaker, policy) = setup();
+        let retry = Retry::new(&policy, &clock, &clock).with_breaker(&breaker);
+        let _ = retry.run(|_| Err::<(), _>(OutcomeClass::Transient));
+        clock.advance(Duration::from_secs(1));
+        // Half-open with one probe slot; the request's deadline has already passed, so the
+        // planner refuses the attempt and the probe slot must be handed back.
+        let late = Retry::new(&policy, &clock, &clock)
+            .with_breaker(&breaker)
+            .with_deadline_at(1);
+        let err = late.run(|_| Ok::<_, OutcomeClass>(())).unwrap_err();
+        assert_eq!(err.reason, GiveUpReason::DeadlineExceeded);
+        assert!(breaker.try_acquire().is_ok(), "the probe slot was released");
+    }
+}
