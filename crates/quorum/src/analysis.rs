@@ -216,6 +216,88 @@ fn check_probabilities(p: &[f64], n: usize) -> Result<(), AnalysisError> {
     Ok(())
 }
 
+/// Validated per-node failure probabilities (each a finite number in `[0, 1]`).
+///
+/// [`availability`] and [`availability_sampled`] validate raw slices too; this
+/// type lets a failure model be checked once, at construction.
+///
+/// ```
+/// use quorate_quorum::{availability, FailureProbabilities, Threshold};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let fail = FailureProbabilities::uniform(5, 0.01)?;
+/// let a = availability(&Threshold::majority(5)?, fail.as_slice())?;
+/// assert!(a > 0.9999);
+/// assert!(FailureProbabilities::new(vec![0.1, 2.0]).is_err());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, PartialOrd, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "Vec<f64>", into = "Vec<f64>"))]
+pub struct FailureProbabilities(Vec<f64>);
+
+impl FailureProbabilities {
+    /// Validates `probabilities`.
+    ///
+    /// # Errors
+    ///
+    /// [`AnalysisError::InvalidProbability`] for a value outside `[0, 1]` or NaN.
+    ///
+    /// ```
+    /// use quorate_quorum::FailureProbabilities;
+    /// assert!(FailureProbabilities::new(vec![0.0, 0.5, 1.0]).is_ok());
+    /// ```
+    pub fn new(probabilities: Vec<f64>) -> Result<Self, AnalysisError> {
+        check_probabilities(&probabilities, probabilities.len())?;
+        Ok(FailureProbabilities(probabilities))
+    }
+
+    /// The same probability `p` for `n` nodes.
+    ///
+    /// # Errors
+    ///
+    /// As [`FailureProbabilities::new`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::AnalysisError> {
+    /// assert_eq!(quorate_quorum::FailureProbabilities::uniform(3, 0.1)?.as_slice(), &[0.1; 3]);
+    /// # Ok(()) }
+    /// ```
+    pub fn uniform(n: usize, p: f64) -> Result<Self, AnalysisError> {
+        Self::new(vec![p; n])
+    }
+
+    /// The probabilities, by node slot.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::AnalysisError> {
+    /// assert_eq!(quorate_quorum::FailureProbabilities::new(vec![0.2])?.as_slice(), &[0.2]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn as_slice(&self) -> &[f64] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<f64>> for FailureProbabilities {
+    type Error = AnalysisError;
+    fn try_from(v: Vec<f64>) -> Result<Self, AnalysisError> {
+        FailureProbabilities::new(v)
+    }
+}
+
+impl From<FailureProbabilities> for Vec<f64> {
+    fn from(p: FailureProbabilities) -> Vec<f64> {
+        p.0
+    }
+}
+
+impl AsRef<[f64]> for FailureProbabilities {
+    fn as_ref(&self) -> &[f64] {
+        &self.0
+    }
+}
+
 /// Probability that the nodes that are up contain a quorum, given each node's
 /// independent failure probability `fail[slot]`.
 ///

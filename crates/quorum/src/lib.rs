@@ -92,9 +92,9 @@ mod system;
 mod tracker;
 
 pub use analysis::{
-    Estimate, FaultTolerance, JointChangeCheck, MAX_EXACT_NODES, MembershipCheck, MembershipError,
-    Witness, availability, availability_sampled, check_intersection, check_joint_change,
-    check_single_server_change, fault_tolerance,
+    Estimate, FailureProbabilities, FaultTolerance, JointChangeCheck, MAX_EXACT_NODES,
+    MembershipCheck, MembershipError, Witness, availability, availability_sampled,
+    check_intersection, check_joint_change, check_single_server_change, fault_tolerance,
 };
 pub use cassandra::{ConsistencyLevel, Datacenter, Operation, Replication, Requirement};
 pub use config::{EmptyConfig, GroupCommitted, JointConfig, JointConfigBuilder, MajorityConfig};

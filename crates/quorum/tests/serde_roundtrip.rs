@@ -28,6 +28,9 @@ fn round_trips() -> R {
     round(&Hierarchical::new(&[2, 3])?)?;
     round(&Replication::new(&[3, 2], 1)?)?;
     round(&NodeSet::from_bits(0b1011))?;
+    round(&quorate_quorum::FailureProbabilities::new(vec![
+        0.1, 0.0, 1.0,
+    ])?)?;
     round(&Joint::new(vec![
         Threshold::new(3, 2)?,
         Threshold::new(3, 3)?,
@@ -56,6 +59,7 @@ fn invalid_inputs_are_rejected() {
             .is_err()
     );
     assert!(serde_json::from_str::<Hierarchical>(r#"{"sizes":[0]}"#).is_err());
+    assert!(serde_json::from_str::<quorate_quorum::FailureProbabilities>("[0.5, 1.5]").is_err());
     assert!(serde_json::from_str::<Joint<Threshold>>(r#"{"parts":[]}"#).is_err());
     assert!(
         serde_json::from_str::<Replication>(r#"{"dcs":[{"replicas":3,"pending":0}],"local":4}"#)
