@@ -52,6 +52,30 @@ fn windowed_deposit_races_rotation_without_losing_accounting() {
 }
 
 #[test]
+fn windowed_racing_rotations_conserve_the_balance() {
+    loom::model(|| {
+        let b = Arc::new(WindowedBudget::new(Duration::from_secs(1), 0, 1.0).unwrap());
+        b.on_request(0); // window 0
+        let b2 = Arc::clone(&b);
+        // One thread works in window 1, the other in window 10 (which expires window 0): both
+        // may rotate, in either order, while the other deposits or withdraws.
+        let h = thread::spawn(move || {
+            b2.on_request(150_000_000);
+            b2.try_withdraw(150_000_000, RetryCost::Standard).is_some()
+        });
+        let late = b.try_withdraw(1_050_000_000, RetryCost::Standard).is_some();
+        let early = h.join().unwrap();
+        // Two deposits, so at most two grants.
+        assert!(usize::from(early) + usize::from(late) <= 2);
+        // Long after, everything has expired: one new deposit funds exactly one retry. A lost
+        // or doubled slot would leave the balance off by one in one direction or the other.
+        b.on_request(9_000_000_000);
+        assert!(b.try_withdraw(9_000_000_000, RetryCost::Standard).is_some());
+        assert!(b.try_withdraw(9_000_000_000, RetryCost::Standard).is_none());
+    });
+}
+
+#[test]
 fn quota_grants_never_overdraw() {
     loom::model(|| {
         let q = Arc::new(RetryQuota::new(5, 5, 5, 1).unwrap());
