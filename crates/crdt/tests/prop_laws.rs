@@ -70,3 +70,61 @@ proptest! {
     #[test]
     fn lww_laws(seed in any::<u64>(), ops in 0usize..40) { laws::<LwwReg<u8, u8>>(seed, ops)?; }
 }
+
+/// Records the deltas of random operations spread over three replicas that sync by deltas now
+/// and then, then replays every delta in a shuffled order with duplicates into a fresh replica:
+/// it must end equal to the join of the three replicas.
+fn any_order<C: Simulation<u8>>(seed: u64, ops: usize) -> Result<(), TestCaseError> {
+    use rand::Rng;
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut reps: Vec<C> = ACTORS.iter().map(|_| C::default()).collect();
+    let mut deltas: Vec<C::Delta> = Vec::new();
+    for _ in 0..ops {
+        let i = rng.random_range(0..3);
+        if rng.random_bool(0.25) && !deltas.is_empty() {
+            let k = rng.random_range(0..deltas.len());
+            reps[i].join_delta(&deltas[k]);
+            continue;
+        }
+        let op = C::random_op(&mut rng, &reps[i]);
+        let d = reps[i]
+            .apply(&ACTORS[i], &op)
+            .map_err(TestCaseError::fail)?;
+        deltas.push(d);
+    }
+    let mut expected = C::default();
+    for r in &reps {
+        quorate_crdt::Crdt::join(&mut expected, r);
+    }
+    let mut order: Vec<usize> = (0..deltas.len()).collect();
+    order.extend((0..deltas.len()).filter(|_| rng.random_bool(0.3)));
+    for i in (1..order.len()).rev() {
+        let j = rng.random_range(0..=i);
+        order.swap(i, j);
+    }
+    let mut replay = C::default();
+    for k in order {
+        replay
+            .try_join_delta(&deltas[k])
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+    // Every replica's state is the join of the deltas it produced and received, so the replay
+    // of all deltas is the join of all replicas.
+    prop_assert_eq!(replay, expected);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn deltas_join_in_any_order_and_multiplicity(seed in any::<u64>(), ops in 1usize..40) {
+        any_order::<OrSet<u8, u8>>(seed, ops)?;
+        any_order::<RwSet<u8, u8>>(seed, ops)?;
+        any_order::<MvReg<u8, u8>>(seed, ops)?;
+        any_order::<EwFlag<u8>>(seed, ops)?;
+        any_order::<OrMap<u8, MvReg<u8, u8>, u8>>(seed, ops)?;
+        any_order::<PnCounter<u8>>(seed, ops)?;
+        any_order::<TwoPSet<u8>>(seed, ops)?;
+    }
+}
