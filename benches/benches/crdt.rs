@@ -5,7 +5,9 @@
 //!   elements. Identical: `b` is a copy of `a`. Divergent: a common base, then each side adds 10%
 //!   new elements and removes a different 10%. Disjoint: `a` holds `0..n` (actor 1), `b` holds
 //!   `n..2n` (actor 2). Inputs are cloned outside the timed section (crdts' merge consumes
-//!   `other`; ours borrows it), and the result is dropped outside it.
+//!   `other`; ours borrows it), and the result is dropped outside it. `quorate` is the plain
+//!   join (trusted input, like crdts' `merge`); `quorate_validated` (divergent only) is
+//!   `try_join`, which validates the peer state in linear time first.
 //! - `orset_add`: one add to a 10k-element set (re-adding a rotating window of 1k elements,
 //!   so the size stays put); `orset_remove`: one remove from a fresh 1k-element clone.
 //! - `orset_apply_delta_one`: join one add delta from another replica into a 1k and a 100k set
@@ -119,6 +121,19 @@ fn orset_merge(c: &mut Criterion) {
                     BatchSize::LargeInput,
                 )
             });
+            if scenario == "divergent" {
+                // The validating join a replica uses for peer input (linear-time checks first).
+                g.bench_function(BenchmarkId::new("quorate_validated", label), |b| {
+                    b.iter_batched(
+                        || qa.clone(),
+                        |mut x| {
+                            x.try_join(black_box(&qb)).expect("valid peer");
+                            x
+                        },
+                        BatchSize::LargeInput,
+                    )
+                });
+            }
             g.bench_function(BenchmarkId::new("crdts", label), |b| {
                 b.iter_batched(
                     || (ca.clone(), cb.clone()),

@@ -1,6 +1,6 @@
 //! `Causal<S>`: a dot store paired with its causal context, and its delta form.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use bytes::Buf;
@@ -11,7 +11,7 @@ use crate::codec::{
     impl_serde_via_codec, put_len, read_actors, read_dot, read_header, tag, write_header,
 };
 use crate::context::{CausalContext, DotView};
-use crate::dotstore::{DotStore, JoinOpts, StoreCodec, store_actors};
+use crate::dotstore::{DotSeen, DotStore, JoinOpts, StoreCodec, store_actors};
 use crate::error::ValidationError;
 use crate::traits::{Crdt, DeltaCrdt};
 
@@ -129,8 +129,9 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
 
     fn validate(&self) -> Result<(), ValidationError> {
         self.ctx.validate()?;
-        let mut seen = HashSet::new();
-        self.store.check(&self.ctx, &mut seen, false)
+        let mut seen = DotSeen::new();
+        self.store.check(&self.ctx, &mut seen, false)?;
+        seen.finish()
     }
 }
 
@@ -287,8 +288,9 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
         if self.keep.iter().any(|d| !self.ctx.contains(d)) {
             return Err(ValidationError::DotNotInContext);
         }
-        let mut seen = HashSet::new();
-        self.store.check(&self.eff(), &mut seen, true)
+        let mut seen = DotSeen::new();
+        self.store.check(&self.eff(), &mut seen, true)?;
+        seen.finish()
     }
 }
 

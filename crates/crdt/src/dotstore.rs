@@ -12,6 +12,7 @@
 //! no longer holds was removed there, so no tombstones are needed.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+
 use std::fmt;
 
 use bytes::Buf;
@@ -60,7 +61,7 @@ pub(crate) mod sealed {
         fn check(
             &self,
             ctx: &dyn DotView<A>,
-            seen: &mut HashSet<Dot<A>>,
+            seen: &mut DotSeen<A>,
             allow_bottom: bool,
         ) -> Result<(), ValidationError>;
     }
@@ -112,10 +113,78 @@ pub trait DotStore<A: Actor>: Store<A> {
 
 impl<A: Actor, S: Store<A>> DotStore<A> for S {}
 
+/// Collects the dots of a value to check that none is used twice, in expected linear time.
+///
+/// Dots are bucketed per actor; each bucket is checked with a bitmap over the counters when
+/// they are dense (the usual case: a bit per event), or with a pre-sized hash set otherwise.
+#[derive(Debug)]
+#[allow(unreachable_pub)] // Sealed-trait plumbing: public in a private module on purpose.
+pub struct DotSeen<A> {
+    /// Sorted by actor.
+    buckets: Vec<(A, Vec<u64>)>,
+}
+
+impl<A: Actor> DotSeen<A> {
+    pub(crate) fn new() -> Self {
+        Self {
+            buckets: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, d: &Dot<A>) {
+        if let Some((a, v)) = self.buckets.last_mut()
+            && *a == d.actor
+        {
+            v.push(d.counter);
+            return;
+        }
+        match self.buckets.binary_search_by(|(a, _)| a.cmp(&d.actor)) {
+            Ok(i) => {
+                if let Some((_, v)) = self.buckets.get_mut(i) {
+                    v.push(d.counter);
+                }
+            }
+            Err(i) => self.buckets.insert(i, (d.actor.clone(), vec![d.counter])),
+        }
+    }
+
+    /// `Err(DuplicateDot)` when some dot was added twice.
+    pub(crate) fn finish(self) -> Result<(), ValidationError> {
+        for (_, counters) in self.buckets {
+            let max = counters.iter().copied().max().unwrap_or(0);
+            // Dense when the bitmap costs at most 32 bytes per dot (plus 512 bytes).
+            let words = usize::try_from(max / 64 + 1)
+                .ok()
+                .filter(|w| *w <= counters.len().saturating_mul(4).saturating_add(64));
+            if let Some(words) = words {
+                let mut bits = vec![0u64; words];
+                for c in counters {
+                    let (w, b) = ((c / 64) as usize, c % 64);
+                    if let Some(word) = bits.get_mut(w) {
+                        if *word & (1 << b) != 0 {
+                            return Err(ValidationError::DuplicateDot);
+                        }
+                        *word |= 1 << b;
+                    }
+                }
+            } else {
+                let mut set = HashSet::with_capacity(counters.len());
+                for c in counters {
+                    if !set.insert(c) {
+                        return Err(ValidationError::DuplicateDot);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn check_dot<A: Actor>(
     d: &Dot<A>,
     ctx: &dyn DotView<A>,
-    seen: &mut HashSet<Dot<A>>,
+    seen: &mut DotSeen<A>,
 ) -> Result<(), ValidationError> {
     if d.counter == 0 {
         return Err(ValidationError::ZeroCounter);
@@ -123,9 +192,7 @@ fn check_dot<A: Actor>(
     if !ctx.has(d) {
         return Err(ValidationError::DotNotInContext);
     }
-    if !seen.insert(d.clone()) {
-        return Err(ValidationError::DuplicateDot);
-    }
+    seen.add(d);
     Ok(())
 }
 
@@ -342,7 +409,7 @@ impl<A: Actor> Store<A> for DotSet<A> {
     fn check(
         &self,
         ctx: &dyn DotView<A>,
-        seen: &mut HashSet<Dot<A>>,
+        seen: &mut DotSeen<A>,
         _allow_bottom: bool,
     ) -> Result<(), ValidationError> {
         if let Dots::Many(v) = &self.dots
@@ -536,7 +603,7 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
     fn check(
         &self,
         ctx: &dyn DotView<A>,
-        seen: &mut HashSet<Dot<A>>,
+        seen: &mut DotSeen<A>,
         _allow_bottom: bool,
     ) -> Result<(), ValidationError> {
         if self.entries.windows(2).any(|w| w[0].0 >= w[1].0) {
@@ -801,7 +868,7 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
     fn check(
         &self,
         ctx: &dyn DotView<A>,
-        seen: &mut HashSet<Dot<A>>,
+        seen: &mut DotSeen<A>,
         allow_bottom: bool,
     ) -> Result<(), ValidationError> {
         for v in self.map.values() {

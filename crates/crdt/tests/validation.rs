@@ -45,6 +45,28 @@ fn dot_used_for_two_elements_is_rejected() {
 }
 
 #[test]
+fn dot_reuse_is_found_with_sparse_counters_too() {
+    // Counters far apart take the hash-set path of the duplicate check, dense ones the bitmap.
+    let big = 1_000_000_000u64;
+    rejects(
+        &set_of(
+            &[(1, &[(3, big)]), (2, &[(4, 1)]), (5, &[(3, big)])],
+            ctx(&[(3, big), (4, 1)]),
+        ),
+        ValidationError::DuplicateDot,
+    );
+    let ok = set_of(
+        &[(1, &[(3, big)]), (2, &[(3, 7)])],
+        ctx(&[(3, big), (3, 7)]),
+    );
+    assert!(ok.validate().is_ok());
+    rejects(
+        &set_of(&[(1, &[(3, 64)]), (2, &[(3, 64)])], ctx(&[(3, 64)])),
+        ValidationError::DuplicateDot,
+    );
+}
+
+#[test]
 fn stored_dot_outside_its_context_is_rejected() {
     rejects(
         &set_of(&[(1, &[(3, 5)])], ctx(&[(3, 1)])),
