@@ -103,32 +103,146 @@ fn insertion_sort(buf: &mut [u64]) {
 /// compiler knows the length, skips zeroing a large buffer and unrolls the sort.
 #[inline(always)]
 fn majority_fixed<const N: usize>(acked: &[u64]) -> u64 {
-    let mut buf = [0u64; N];
-    match acked.get(..N) {
-        // Fixed-size copy: a few register moves, no memcpy call.
-        Some(src) => buf.copy_from_slice(src),
-        None => buf[..acked.len()].copy_from_slice(acked),
-    }
+    // Fixed-size copy (register moves, no memcpy call); a short `acked` takes a
+    // separate cold path so the two copies are not merged into one memcpy.
+    let mut buf: [u64; N] = match acked.first_chunk::<N>() {
+        Some(src) => *src,
+        None => padded::<N>(acked),
+    };
     if N <= 8 {
-        transposition_sort(&mut buf);
+        network_sort(&mut buf);
     } else {
         insertion_sort(&mut buf);
     }
     buf[N - majority(N)]
 }
 
-/// Odd-even transposition sort: a fixed network of compare-exchanges with no
-/// data-dependent branches, fully unrolled for a constant `N`.
+#[cold]
+#[inline(never)]
+fn padded<const N: usize>(acked: &[u64]) -> [u64; N] {
+    let mut buf = [0u64; N];
+    for (b, a) in buf.iter_mut().zip(acked) {
+        *b = *a;
+    }
+    buf
+}
+
+/// Size-optimal sorting networks (compare-exchange pairs) for 2 to 8 inputs;
+/// the unit test below checks each with the 0-1 principle.
+const NETWORKS: [&[(usize, usize)]; 9] = [
+    &[],
+    &[],
+    &[(0, 1)],
+    &[(0, 2), (0, 1), (1, 2)],
+    &[(0, 2), (1, 3), (0, 1), (2, 3), (1, 2)],
+    &[
+        (0, 3),
+        (1, 4),
+        (0, 2),
+        (1, 3),
+        (0, 1),
+        (2, 4),
+        (1, 2),
+        (3, 4),
+        (2, 3),
+    ],
+    &[
+        (0, 5),
+        (1, 3),
+        (2, 4),
+        (1, 2),
+        (3, 4),
+        (0, 3),
+        (2, 5),
+        (0, 1),
+        (2, 3),
+        (4, 5),
+        (1, 2),
+        (3, 4),
+    ],
+    &[
+        (0, 6),
+        (2, 3),
+        (4, 5),
+        (0, 2),
+        (1, 4),
+        (3, 6),
+        (0, 1),
+        (2, 5),
+        (3, 4),
+        (1, 2),
+        (4, 6),
+        (2, 3),
+        (4, 5),
+        (1, 2),
+        (3, 4),
+        (5, 6),
+    ],
+    &[
+        (0, 2),
+        (1, 3),
+        (4, 6),
+        (5, 7),
+        (0, 4),
+        (1, 5),
+        (2, 6),
+        (3, 7),
+        (0, 1),
+        (2, 3),
+        (4, 5),
+        (6, 7),
+        (2, 4),
+        (3, 5),
+        (1, 4),
+        (3, 6),
+        (1, 2),
+        (3, 4),
+        (5, 6),
+    ],
+];
+
+/// Sorts with the fixed network for `N <= 8`: no data-dependent branches,
+/// fully unrolled, and the compare-exchanges that do not feed the selected
+/// position are removed by the optimiser.
 #[inline(always)]
-fn transposition_sort<const N: usize>(buf: &mut [u64; N]) {
-    for round in 0..N {
-        let mut i = round % 2;
-        while i + 1 < N {
-            let (a, b) = (buf[i], buf[i + 1]);
+fn network_sort<const N: usize>(buf: &mut [u64; N]) {
+    let Some(pairs) = NETWORKS.get(N) else { return };
+    for &(i, j) in pairs.iter() {
+        if let (Some(&a), Some(&b)) = (buf.get(i), buf.get(j)) {
             buf[i] = a.min(b);
-            buf[i + 1] = a.max(b);
-            i += 2;
+            buf[j] = a.max(b);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<const N: usize>() {
+        for bits in 0u32..(1 << N) {
+            let mut buf = [0u64; N];
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = u64::from(bits >> i & 1);
+            }
+            network_sort(&mut buf);
+            assert!(
+                buf.windows(2).all(|w| w[0] <= w[1]),
+                "network {N} fails on {bits:b}"
+            );
+        }
+    }
+
+    #[test]
+    fn networks_sort_every_zero_one_input() {
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<4>();
+        check::<5>();
+        check::<6>();
+        check::<7>();
+        check::<8>();
     }
 }
 
@@ -152,14 +266,19 @@ pub(crate) fn majority_prefix(n: usize, acked: &[u64]) -> u64 {
         14 => majority_fixed::<14>(acked),
         15 => majority_fixed::<15>(acked),
         16 => majority_fixed::<16>(acked),
-        _ => {
-            let n = n.min(MAX_NODES);
-            let mut buf = [0u64; MAX_NODES];
-            let have = n.min(acked.len());
-            buf[..have].copy_from_slice(&acked[..have]);
-            kth_largest(&mut buf[..n], majority(n))
-        }
+        _ => majority_general(n, acked),
     }
+}
+
+/// Above 16 voters: selection on a 64-slot stack array (kept out of line so
+/// the small cases do not pay for its stack frame).
+#[inline(never)]
+fn majority_general(n: usize, acked: &[u64]) -> u64 {
+    let n = n.min(MAX_NODES);
+    let mut buf = [0u64; MAX_NODES];
+    let have = n.min(acked.len());
+    buf[..have].copy_from_slice(&acked[..have]);
+    kth_largest(&mut buf[..n], majority(n))
 }
 
 /// Majority commit over the members of `mask`.
@@ -175,11 +294,19 @@ fn mask_committed(mask: NodeSet, acked: &[u64], empty: EmptyConfig) -> u64 {
     if mask == NodeSet::full(n) {
         return majority_prefix(n, acked);
     }
-    let mut buf = [0u64; MAX_NODES];
-    for (i, slot) in mask.iter().enumerate() {
-        buf[i] = acked.get(slot).copied().unwrap_or(0);
+    // Gather the members densely, then reuse the fixed-size paths.
+    if n <= 16 {
+        let mut buf = [0u64; 16];
+        for (b, slot) in buf.iter_mut().zip(mask.iter()) {
+            *b = acked.get(slot).copied().unwrap_or(0);
+        }
+        return majority_prefix(n, &buf);
     }
-    kth_largest(&mut buf[..n], majority(n))
+    let mut buf = [0u64; MAX_NODES];
+    for (b, slot) in buf.iter_mut().zip(mask.iter()) {
+        *b = acked.get(slot).copied().unwrap_or(0);
+    }
+    majority_general(n, &buf)
 }
 
 #[inline]
