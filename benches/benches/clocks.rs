@@ -201,8 +201,11 @@ fn lamport_tick(c: &mut Criterion) {
     g.finish();
 }
 
+/// `(actor, counter)` entries of one version vector.
+type Entries = Vec<(u64, u64)>;
+
 /// `a` has `n` actors with assorted counters; `b` is `a` with its last actor advanced.
-fn vv_inputs(n: u64) -> (Vec<(u64, u64)>, Vec<(u64, u64)>) {
+fn vv_inputs(n: u64) -> (Entries, Entries) {
     let a: Vec<(u64, u64)> = (0..n).map(|i| (i * 7919 % 100_003, 1 + i % 5)).collect();
     let mut b = a.clone();
     if let Some(last) = b.last_mut() {
