@@ -182,20 +182,27 @@ pub struct Digest(pub u128);
 const FNV_OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
 const FNV_PRIME: u128 = 0x0000000001000000000000000000013B;
 
-pub(crate) struct DigestSink(pub(crate) u128);
+pub(crate) struct DigestSink {
+    pub(crate) hash: u128,
+    /// Reused buffer for encoding items (keys, values, actors) before hashing them.
+    scratch: Vec<u8>,
+}
 
 impl DigestSink {
     pub(crate) fn new() -> Self {
-        Self(FNV_OFFSET)
+        Self {
+            hash: FNV_OFFSET,
+            scratch: Vec::new(),
+        }
     }
 }
 
-// SAFETY-free BufMut replacement: we hash through a small stack buffer instead of implementing
-// the unsafe `BufMut` trait.
+// Hashes the encoding as it is produced (varints through a stack buffer, items through a reused
+// scratch vector) instead of implementing the unsafe `BufMut` trait.
 impl Sink for DigestSink {
     fn byte(&mut self, b: u8) {
-        self.0 ^= u128::from(b);
-        self.0 = self.0.wrapping_mul(FNV_PRIME);
+        self.hash ^= u128::from(b);
+        self.hash = self.hash.wrapping_mul(FNV_PRIME);
     }
     fn varint(&mut self, v: u64) {
         let mut tmp = [0u8; 10];
@@ -207,11 +214,13 @@ impl Sink for DigestSink {
         }
     }
     fn item<T: Encode + ?Sized>(&mut self, t: &T) {
-        let mut v = Vec::with_capacity(t.encoded_len());
+        let mut v = std::mem::take(&mut self.scratch);
+        v.clear();
         t.encode(&mut v);
-        for b in v {
-            self.byte(b);
+        for b in &v {
+            self.byte(*b);
         }
+        self.scratch = v;
     }
 }
 
@@ -242,7 +251,7 @@ pub(crate) use impl_encode_via_canonical;
 pub(crate) fn digest_of<T: Canonical>(t: &T) -> Digest {
     let mut s = DigestSink::new();
     t.write(&mut s);
-    Digest(s.0)
+    Digest(s.hash)
 }
 
 /// Serde support through the canonical encoding: a value serializes as its encoded bytes and
