@@ -12,7 +12,7 @@
 //!
 //! | type | anchor | rule |
 //! |---|---|---|
-//! | [`WindowedBudget`] | Finagle `RetryBudget`, tower `TpsBudget` | retries in the last `ttl` ≤ `percent` × requests in the last `ttl` + `min_per_sec` × `ttl` |
+//! | [`WindowedBudget`] | Finagle `RetryBudget`, tower `TpsBudget` | retries in the last `ttl` ≤ `percent` × requests in the last `ttl` + `min_per_sec` × `ttl` (whole seconds) |
 //! | [`GrpcThrottle`] | gRFC A6 `retryThrottling` | a failure costs 1 token, a success earns `token_ratio`; retry only while tokens > `max_tokens / 2` |
 //! | [`RetryQuota`] | AWS SDK standard retry mode | a retry costs 5 (a timeout retry 10) from 500; a first-try success refills 1; a successful retry refunds its cost |
 //! | [`AdaptiveThrottle`] | Google SRE book, "Handling Overload" | reject each request locally with probability `max(0, (requests − K·accepts) / (requests + 1))` over a window |
@@ -191,14 +191,72 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
+/// The percentage as an exact fraction `(deposit, withdraw)` in lowest terms, with
+/// `withdraw <= 10^6` (so `deposit <= 10^9`).
+///
+/// `ppm` is `percent` rounded to parts per million. When `percent` is a whole number of parts
+/// per million (0.6, 0.123457) that is the fraction. Otherwise `percent` is matched to the
+/// simplest fraction with a denominator up to 10^6 that equals it to within float precision
+/// (1/3, 2/7, 10/3: the value the caller meant when writing `1.0 / 3.0`), found by continued
+/// fractions; a value that is no such fraction keeps its rounding to parts per million.
+fn ratio(percent: f64, ppm: u64) -> (u64, u64) {
+    const DEN_MAX: u64 = 1_000_000;
+    let reduce = |n: u64, d: u64| {
+        let g = gcd(n, d).max(1);
+        (n / g, d / g)
+    };
+    // `ppm` is `percent * 10^6` rounded; exact (to float precision) means a ppm fraction.
+    let scaled = percent * 1e6;
+    if (scaled - ppm as f64).abs() <= scaled * 1e-12 {
+        return reduce(ppm, DEN_MAX);
+    }
+    // Continued-fraction convergents h/k of `percent`, stopping at the first within float
+    // precision or when the denominator would pass DEN_MAX.
+    let (mut h0, mut h1) = (0u64, 1u64); // h_{-2}, h_{-1}
+    let (mut k0, mut k1) = (1u64, 0u64); // k_{-2}, k_{-1}
+    let mut x = percent;
+    for _ in 0..64 {
+        let a = x.floor();
+        if !(0.0..=1e9).contains(&a) {
+            break;
+        }
+        let a = a as u64;
+        let (Some(h), Some(k)) = (
+            a.checked_mul(h1).and_then(|v| v.checked_add(h0)),
+            a.checked_mul(k1).and_then(|v| v.checked_add(k0)),
+        ) else {
+            break;
+        };
+        if k > DEN_MAX || k == 0 {
+            break;
+        }
+        (h0, h1, k0, k1) = (h1, h, k1, k);
+        if h > 0 && ((h as f64 / k as f64) - percent).abs() <= percent * 1e-12 {
+            return reduce(h, k);
+        }
+        let frac = x - x.floor();
+        if frac <= 0.0 {
+            break;
+        }
+        x = 1.0 / frac;
+    }
+    reduce(ppm, DEN_MAX)
+}
+
 /// The windowed ratio budget of Finagle's `RetryBudget` and tower's `TpsBudget`, exact and
 /// lock-free.
 ///
 /// Every request deposits `percent` of a retry; every retry withdraws one; deposits and
-/// withdrawals expire after `ttl` (tracked in ten slots). A reserve of `min_per_sec × ttl`
-/// retries lets low-traffic clients retry at all. With `D` requests in the window, at most
-/// `floor(percent × D) + reserve` retries are granted, never more: `percent` is held exactly
-/// in parts per million (reduced to lowest terms), so 0.6 means 6 in 10, not tower's 10 in 10.
+/// withdrawals expire after `ttl` (tracked in ten slots). A reserve of `min_per_sec` times the
+/// whole seconds of `ttl` (as Finagle and tower count it: 1.5 s at 10/s reserves 10) lets
+/// low-traffic clients retry at all; the reserve is not a separate pool but a floor under the
+/// balance, so retries drawn from it expire with the window like any other. With `D`
+/// requests in the window, at most `floor(percent × D) + reserve` retries are granted, never
+/// more: `percent` is held as an exact fraction in lowest terms, so 0.6 means 6 in 10 (not
+/// tower's 10 in 10) and `1.0 / 3.0` means 1 in 3. A percentage that is a whole number of
+/// parts per million is taken exactly; any other is taken as the simplest fraction with a
+/// denominator up to 10^6 that it equals to float precision, or else rounded to parts per
+/// million (so a percentage below 0.5 ppm funds nothing).
 ///
 /// The balance lives in one atomic word: a deposit is a single `fetch_add`, a withdrawal a
 /// single compare-and-swap (check and charge at once), and the once-per-slot window rotation
@@ -274,12 +332,12 @@ impl WindowedBudget {
         let (deposit, withdraw) = if ppm == 0 {
             (0, 1)
         } else {
-            let g = gcd(ppm, 1_000_000);
-            (ppm / g, 1_000_000 / g)
+            ratio(percent, ppm)
         };
         let ttl_ns = nanos(ttl)?;
-        // Reserve in whole retries: min_per_sec × ttl (ttl ≤ 60 s, so this fits easily).
-        let reserve_retries = u64::from(min_per_sec) * ttl_ns / 1_000_000_000;
+        // Reserve in whole retries: min_per_sec × whole seconds of ttl, as Finagle
+        // (`ttl.inSeconds`) and tower (`ttl.as_secs()`) compute it (ttl ≤ 60 s, so this fits).
+        let reserve_retries = u64::from(min_per_sec) * ttl.as_secs();
         // deposit ≤ 1e9, withdraw ≤ 1e6: all products below fit in i64.
         let (deposit, withdraw) = (deposit as i64, withdraw as i64);
         let reserve = reserve_retries as i64 * withdraw;
@@ -547,13 +605,14 @@ pub struct GrpcThrottle {
 }
 
 impl GrpcThrottle {
-    /// A throttle with `max_tokens` in (0, 1000] and `token_ratio` > 0 (three decimals kept).
+    /// A throttle with an integral `max_tokens` in (0, 1000] and `token_ratio` > 0 (three
+    /// decimals kept), validated as gRFC A6 validates `retryThrottling`.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::OutOfRange`] if `max_tokens` is NaN or outside (0, 1000], or
-    /// `token_ratio` is NaN, not positive after truncation to three decimals, or above
-    /// `max_tokens`.
+    /// [`ConfigError::OutOfRange`] if `max_tokens` is NaN, not an integer or outside
+    /// (0, 1000], or `token_ratio` is NaN, infinite, or not positive after truncation to three
+    /// decimals (gRPC core rejects a ratio that truncates to zero too).
     ///
     /// ```
     /// use quorate_retry::GrpcThrottle;
@@ -562,17 +621,22 @@ impl GrpcThrottle {
     /// assert!(GrpcThrottle::new(10.0, 0.0001).is_err());
     /// ```
     pub fn new(max_tokens: f64, token_ratio: f64) -> Result<Self, ConfigError> {
-        let max_milli = fixed(max_tokens, 0.0, 1000.0, 1000.0, "max_tokens")?;
-        if max_milli == 0 {
+        // gRFC A6: `maxTokens` MUST be an integer in (0, 1000].
+        let max_milli = fixed(max_tokens, 1.0, 1000.0, 1000.0, "max_tokens")?;
+        if max_tokens.fract() != 0.0 {
             return Err(ConfigError::OutOfRange { what: "max_tokens" });
         }
-        if !token_ratio.is_finite() || token_ratio <= 0.0 || token_ratio > max_tokens {
+        // gRFC A6: `tokenRatio` MUST be greater than 0 (nothing else; a ratio above
+        // `maxTokens` just refills the bucket in one success).
+        if !token_ratio.is_finite() || token_ratio <= 0.0 {
             return Err(ConfigError::OutOfRange {
                 what: "token_ratio",
             });
         }
         // Truncate to three decimals; the tiny epsilon keeps 0.1 * 1000 = 99.999… at 100.
-        let ratio_milli = (token_ratio * 1000.0 + 1e-6).floor() as u64;
+        // A ratio above `max_tokens` behaves exactly like `max_tokens` (tokens are capped), so
+        // it is clamped there, which also keeps the float-to-integer cast in range.
+        let ratio_milli = ((token_ratio.min(max_tokens) * 1000.0) + 1e-6).floor() as u64;
         if ratio_milli == 0 {
             return Err(ConfigError::OutOfRange {
                 what: "token_ratio",
@@ -854,13 +918,18 @@ impl WindowCounter {
     /// `(live total, count of window w's own slot)`, from one load per slot.
     fn sums(&self, w: u64) -> (u64, u64) {
         let tag = w & 0xffff_ffff;
+        let own = (w % SLOTS as u64) as usize;
         let (mut total, mut current) = (0, 0);
-        for slot in &self.slots {
+        for (i, slot) in self.slots.iter().enumerate() {
             let v = slot.load(Ordering::Acquire);
             let age = tag.wrapping_sub(v >> 32) & 0xffff_ffff;
             if age < SLOTS as u64 {
                 total += v & 0xffff_ffff;
-                if age == 0 {
+                // Only window w's own slot is the current one: a never-used slot (tag 0,
+                // count 0) elsewhere also reads as age 0 while w is 0, and must not be
+                // mistaken for it, or the current slot's count is cached as closed and then
+                // counted twice.
+                if i == own && age == 0 {
                     current = v & 0xffff_ffff;
                 }
             }

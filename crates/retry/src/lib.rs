@@ -66,7 +66,7 @@
 //!
 //! | type | anchor | rule |
 //! |---|---|---|
-//! | [`WindowedBudget`] | Finagle `RetryBudget`, tower `TpsBudget` | retries over the last `ttl` ≤ `percent` × requests over the last `ttl` + `min_per_sec` × `ttl`, exactly |
+//! | [`WindowedBudget`] | Finagle `RetryBudget`, tower `TpsBudget` | retries over the last `ttl` ≤ `percent` × requests over the last `ttl` + `min_per_sec` × `ttl` (whole seconds), exactly |
 //! | [`GrpcThrottle`] | gRFC A6 `retryThrottling` | a failure costs 1 token, a success earns `token_ratio`; retry only while tokens > `max_tokens / 2` |
 //! | [`RetryQuota`] | AWS SDKs, standard retry mode | a retry costs 5 (10 after a timeout) from 500; a first-try success refills 1; a successful retry refunds its cost |
 //! | [`AdaptiveThrottle`] | *Site Reliability Engineering*, "Handling Overload" | shed each request locally with probability `max(0, (requests − K·accepts) / (requests + 1))` |
