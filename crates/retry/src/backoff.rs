@@ -40,6 +40,11 @@ pub enum Jitter {
     #[default]
     None,
     /// `sleep = random_between(0, d)`: the least total work in Brooker's study.
+    ///
+    /// The AWS SDKs' standard mode draws `min(rand(0, 1) * 2^i, 20)` seconds instead: it
+    /// jitters *before* capping, so once `2^i` passes 20 s its delays pile up at the cap. Full
+    /// jitter on `Backoff::exponential(1 s, 2.0, 20 s)` keeps the same bounds (never above
+    /// `min(2^i, 20)` s) but stays uniform under the cap, as Brooker defines it.
     Full,
     /// `sleep = d/2 + random_between(0, d/2)`: never shorter than half the delay.
     Equal,
@@ -62,7 +67,10 @@ enum Growth {
 /// A validated delay schedule: base, cap, growth curve and jitter mode.
 ///
 /// The `n`-th retry (counting from 0) waits, before jitter, `base` (constant),
-/// `base + n * step` (linear) or `base * factor^n` (exponential), never more than `cap`. Build
+/// `base + n * step` (linear) or `base * factor^n` (exponential), never more than `cap`. So
+/// the first retry waits `base` (before jitter), the convention of backon (its first delay is
+/// `min_delay`), of the AWS SDKs' standard mode (`rand(0, 1) * 2^0` s), of gRFC A6 (the first
+/// retry at `random(0, initialBackoff)`) and of Brooker's simulator (`base * 2^0`). Build
 /// one with [`Backoff::constant`], [`Backoff::linear`] or [`Backoff::exponential`], pick a
 /// jitter with [`Backoff::with_jitter`], and draw delays with [`Backoff::next_delay`] on a
 /// per-request [`BackoffState`] (or iterate with [`Backoff::delays`]).

@@ -531,7 +531,12 @@ impl<'a> RetryPlanner<'a> {
         rng: &mut R,
     ) -> Decision {
         let class = outcome.class;
-        self.grant = None;
+        if class != OutcomeClass::NotSent {
+            // A new acquisition (or none) replaces the previous one. An unsent attempt keeps
+            // it: its re-send is still the retry that grant paid for, and the AWS quota
+            // refunds the last acquisition when the call finally succeeds.
+            self.grant = None;
+        }
         self.longest_attempt = self
             .longest_attempt
             .max(now.saturating_sub(self.attempt_started));
@@ -559,8 +564,9 @@ impl<'a> RetryPlanner<'a> {
                 .policy
                 .attempt_timeout_nanos
                 .unwrap_or(self.longest_attempt);
-            let finish = now.saturating_add(delay).saturating_add(attempt);
-            if now >= deadline || finish > deadline {
+            // An end past u64::MAX is past every deadline (a saturated deadline included).
+            let finish = now.checked_add(delay).and_then(|t| t.checked_add(attempt));
+            if now >= deadline || finish.is_none_or(|f| f > deadline) {
                 return Decision::GiveUp(GiveUpReason::DeadlineExceeded);
             }
         }
