@@ -67,6 +67,9 @@ pub enum ConfigError {
         /// Position of the empty group.
         index: usize,
     },
+    /// Every node (or every group) has weight 0, so no set could be a quorum.
+    #[error("every weight is zero")]
+    ZeroWeight,
     /// A joint system was given no parts.
     #[error("a joint quorum system needs at least one part")]
     NoParts,

@@ -661,9 +661,18 @@ impl QuorumSystem for Grid {
 }
 
 /// Hierarchical majority (ZooKeeper style): a majority of groups, each
-/// represented by a majority of its own members.
+/// represented by a majority of its own weight.
 ///
-/// Groups are consecutive slot ranges given by their sizes.
+/// This is ZooKeeper's `QuorumHierarchical`: every node belongs to one group
+/// and has a weight (1 with [`Hierarchical::new`], any `u64` with
+/// [`Hierarchical::weighted`]). A group is represented by a set when the set's
+/// members in it weigh strictly more than half of the group's weight; the set
+/// is a quorum when strictly more than half of the groups are represented.
+/// Groups of total weight 0 are left out of the group count (and can never be
+/// represented), as in ZooKeeper, so zero-weight nodes behave like observers.
+/// The empty set is never a quorum.
+///
+/// Groups are consecutive slot ranges: group 0 holds the first nodes, and so on.
 ///
 /// ```
 /// use quorate_quorum::{Hierarchical, QuorumSystem};
@@ -675,28 +684,62 @@ impl QuorumSystem for Grid {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(try_from = "HierRaw"))]
+#[cfg_attr(feature = "serde", serde(try_from = "HierRaw", into = "HierRaw"))]
 pub struct Hierarchical {
     sizes: Vec<usize>,
     groups: Vec<NodeSet>,
+    /// Per-node weights, by slot.
+    weights: Vec<u64>,
+    /// Total weight of each group.
+    group_weights: Vec<u64>,
+    /// Groups of non-zero weight (the ones that count).
+    counted: usize,
 }
 
 #[cfg(feature = "serde")]
-#[derive(serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct HierRaw {
     sizes: Vec<usize>,
+    #[serde(default)]
+    weights: Option<Vec<u64>>,
 }
 
 #[cfg(feature = "serde")]
 impl TryFrom<HierRaw> for Hierarchical {
     type Error = ConfigError;
     fn try_from(x: HierRaw) -> Result<Self, ConfigError> {
-        Hierarchical::new(&x.sizes)
+        let Some(weights) = x.weights else {
+            return Hierarchical::new(&x.sizes);
+        };
+        if x.sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s)) != Some(weights.len()) {
+            return Err(ConfigError::InvalidQuorumSize {
+                size: weights.len(),
+                nodes: x.sizes.iter().fold(0usize, |a, &s| a.saturating_add(s)),
+            });
+        }
+        let mut groups = Vec::with_capacity(x.sizes.len());
+        let mut rest = weights.as_slice();
+        for &s in &x.sizes {
+            let (g, r) = rest.split_at(s);
+            groups.push(g);
+            rest = r;
+        }
+        Hierarchical::weighted(&groups)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<Hierarchical> for HierRaw {
+    fn from(h: Hierarchical) -> Self {
+        HierRaw {
+            sizes: h.sizes,
+            weights: Some(h.weights),
+        }
     }
 }
 
 impl Hierarchical {
-    /// Groups of the given sizes over consecutive slots.
+    /// Groups of the given sizes over consecutive slots, every node of weight 1.
     ///
     /// # Errors
     ///
@@ -728,21 +771,103 @@ impl Hierarchical {
         Ok(Hierarchical {
             sizes: sizes.to_vec(),
             groups,
+            weights: vec![1; total],
+            group_weights: sizes.iter().map(|&s| s as u64).collect(),
+            counted: sizes.len(),
         })
+    }
+
+    /// Groups given by their nodes' weights (ZooKeeper's `weight.<server>`),
+    /// over consecutive slots: `groups[0]` holds the weights of slots
+    /// `0..groups[0].len()`, and so on.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptyGroup`] for a group without nodes,
+    /// [`ConfigError::NoNodes`] / [`ConfigError::TooManyNodes`] for 0 or more
+    /// than 64 nodes, [`ConfigError::WeightOverflow`] when a group's weights do
+    /// not sum within `u64`, [`ConfigError::ZeroWeight`] when every group weighs 0
+    /// (no set could be a quorum).
+    ///
+    /// ```
+    /// use quorate_quorum::{Hierarchical, QuorumSystem};
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// // Group 0 has one heavy node (weight 3) and two light ones.
+    /// let q = Hierarchical::weighted(&[vec![3, 1, 1], vec![1, 1, 1], vec![1, 1, 1]])?;
+    /// assert!(q.is_quorum([0, 3, 4].into_iter().collect()));
+    /// assert!(!q.is_quorum([1, 2, 3, 4].into_iter().collect()));
+    /// # Ok(()) }
+    /// ```
+    pub fn weighted<G: AsRef<[u64]>>(groups: &[G]) -> Result<Self, ConfigError> {
+        if let Some(index) = groups.iter().position(|g| g.as_ref().is_empty()) {
+            return Err(ConfigError::EmptyGroup { index });
+        }
+        let sizes: Vec<usize> = groups.iter().map(|g| g.as_ref().len()).collect();
+        let mut h = Hierarchical::new(&sizes)?;
+        h.weights = groups
+            .iter()
+            .flat_map(|g| g.as_ref().iter().copied())
+            .collect();
+        h.group_weights = groups
+            .iter()
+            .map(|g| {
+                g.as_ref()
+                    .iter()
+                    .try_fold(0u64, |a, &w| a.checked_add(w))
+                    .ok_or(ConfigError::WeightOverflow)
+            })
+            .collect::<Result<_, _>>()?;
+        h.counted = h.group_weights.iter().filter(|&&w| w > 0).count();
+        if h.counted == 0 {
+            return Err(ConfigError::ZeroWeight);
+        }
+        Ok(h)
+    }
+
+    /// The group sizes.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// assert_eq!(quorate_quorum::Hierarchical::new(&[2, 3])?.sizes(), &[2, 3]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    /// The node weights, by slot (all 1 for [`Hierarchical::new`]).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let q = quorate_quorum::Hierarchical::weighted(&[vec![2, 0], vec![5]])?;
+    /// assert_eq!(q.weights(), &[2, 0, 5]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn weights(&self) -> &[u64] {
+        &self.weights
     }
 }
 
 impl QuorumSystem for Hierarchical {
     fn node_count(&self) -> usize {
-        self.sizes.iter().sum()
+        self.weights.len()
     }
     fn is_quorum(&self, set: NodeSet) -> bool {
-        let won = self
-            .groups
-            .iter()
-            .filter(|g| set.intersection(**g).len() >= majority(g.len()))
-            .count();
-        won >= majority(self.groups.len())
+        let mut represented = 0usize;
+        for (g, &total) in self.groups.iter().zip(&self.group_weights) {
+            // Cannot overflow: a subset of a group weighs at most its total.
+            let w: u64 = set
+                .intersection(*g)
+                .iter()
+                .filter_map(|s| self.weights.get(s))
+                .sum();
+            if w > total / 2 {
+                represented += 1;
+            }
+        }
+        represented > self.counted / 2
     }
 }
 

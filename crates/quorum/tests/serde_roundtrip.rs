@@ -26,6 +26,10 @@ fn round_trips() -> R {
     round(&Weighted::new(vec![1, 2, 3], 4)?)?;
     round(&Grid::new(2, 3, GridRule::OnePerRow)?)?;
     round(&Hierarchical::new(&[2, 3])?)?;
+    round(&Hierarchical::weighted(&[vec![3, 0], vec![1, 2, 1]])?)?;
+    // The unweighted form (no "weights" field) still deserialises.
+    let h: Hierarchical = serde_json::from_str(r#"{"sizes":[2,1]}"#)?;
+    assert_eq!(h, Hierarchical::new(&[2, 1])?);
     round(&Replication::new(&[3, 2], 1)?)?;
     round(&NodeSet::from_bits(0b1011))?;
     round(&quorate_quorum::FailureProbabilities::new(vec![
@@ -59,6 +63,10 @@ fn invalid_inputs_are_rejected() {
             .is_err()
     );
     assert!(serde_json::from_str::<Hierarchical>(r#"{"sizes":[0]}"#).is_err());
+    // Weights must cover exactly the nodes of the groups, and not all be zero.
+    assert!(serde_json::from_str::<Hierarchical>(r#"{"sizes":[2],"weights":[1]}"#).is_err());
+    assert!(serde_json::from_str::<Hierarchical>(r#"{"sizes":[1],"weights":[1,1]}"#).is_err());
+    assert!(serde_json::from_str::<Hierarchical>(r#"{"sizes":[2],"weights":[0,0]}"#).is_err());
     assert!(serde_json::from_str::<quorate_quorum::FailureProbabilities>("[0.5, 1.5]").is_err());
     assert!(serde_json::from_str::<Joint<Threshold>>(r#"{"parts":[]}"#).is_err());
     assert!(
