@@ -7,9 +7,12 @@
 //! threshold over a sliding time window that saw at least a minimum number of calls (so three
 //! failures out of three calls at 3 a.m. do not trip it). While *open* calls are rejected
 //! without touching the dependency. After the open interval it turns *half-open* and lets a
-//! bounded number of probe calls through: if they all succeed it closes; if one fails it opens
-//! again, and the open interval doubles (up to a maximum), so a dependency that stays down is
-//! probed less and less often. Every transition is counted and can be observed with a
+//! bounded number of probe calls through. Under the consecutive-failures rule the first failed
+//! probe reopens it and it closes once every probe has succeeded; under the failure-rate rule
+//! it decides as resilience4j does, once all the permitted probes have completed: it reopens
+//! if their failure rate is at or above the threshold and closes otherwise. Each reopening
+//! doubles the open interval (up to a maximum), so a dependency that stays down is probed
+//! less and less often. Every transition is counted and can be observed with a
 //! callback.
 
 use core::fmt;
@@ -142,7 +145,11 @@ impl TryFrom<ConfigRepr> for BreakerConfig {
 
 impl BreakerConfig {
     /// Trip by `rule`; stay open `open_base` at first, doubling on each failed probe round up to
-    /// `open_max`; allow `probes` concurrent half-open probes, all of which must succeed.
+    /// `open_max`; allow `probes` concurrent half-open probes. Under
+    /// [`TripRule::ConsecutiveFailures`] all probes must succeed (the first failure reopens);
+    /// under [`TripRule::FailureRate`] the breaker decides once all `probes` have completed,
+    /// reopening if their failure rate is at or above the threshold (resilience4j's
+    /// `permittedNumberOfCallsInHalfOpenState`).
     ///
     /// # Errors
     ///
@@ -301,6 +308,7 @@ struct Inner {
     open_interval: u64,
     probes_out: u32,
     probes_ok: u32,
+    probes_failed: u32,
     stats: BreakerStats,
 }
 
@@ -371,6 +379,7 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 open_interval: config.open_base,
                 probes_out: 0,
                 probes_ok: 0,
+                probes_failed: 0,
                 stats: BreakerStats::default(),
             }),
             observer: None,
@@ -444,6 +453,7 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 g.stats.half_opened += 1;
                 g.probes_out = 0;
                 g.probes_ok = 0;
+                g.probes_failed = 0;
             }
             BreakerState::Closed => {
                 g.stats.closed += 1;
@@ -605,13 +615,37 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
             }
             BreakerState::HalfOpen => {
                 if failed {
-                    g.open_interval = g.open_interval.saturating_mul(2).min(self.config.open_max);
-                    self.transition(&mut g, BreakerState::Open, now);
+                    g.probes_failed = g.probes_failed.saturating_add(1);
                 } else {
-                    g.probes_ok += 1;
-                    if g.probes_ok >= self.config.probes {
-                        self.transition(&mut g, BreakerState::Closed, now);
+                    g.probes_ok = g.probes_ok.saturating_add(1);
+                }
+                let reopen = match self.config.rule {
+                    // Any failed probe reopens at once; all probes succeeding closes.
+                    TripRule::ConsecutiveFailures(_) => {
+                        if failed {
+                            Some(true)
+                        } else {
+                            (g.probes_ok >= self.config.probes).then_some(false)
+                        }
                     }
+                    // resilience4j: decide once every permitted call has completed, reopening
+                    // when their failure rate is at or above the threshold.
+                    TripRule::FailureRate { threshold_ppm, .. } => {
+                        let done = u64::from(g.probes_ok) + u64::from(g.probes_failed);
+                        (done >= u64::from(self.config.probes)).then(|| {
+                            u64::from(g.probes_failed) * 1_000_000
+                                >= done * u64::from(threshold_ppm)
+                        })
+                    }
+                };
+                match reopen {
+                    Some(true) => {
+                        g.open_interval =
+                            g.open_interval.saturating_mul(2).min(self.config.open_max);
+                        self.transition(&mut g, BreakerState::Open, now);
+                    }
+                    Some(false) => self.transition(&mut g, BreakerState::Closed, now),
+                    None => {}
                 }
             }
             BreakerState::Open => {}
