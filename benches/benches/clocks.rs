@@ -10,7 +10,8 @@
 //!   `Mutex`, as a user would have to put it.
 //! - `hlc_observe_older`: taking in a remote stamp that is older than the local clock
 //!   (quorate `observe`, uhlc `update_with_timestamp`, hybrid-clocks `observe`, hlc-gen
-//!   `update`).
+//!   `update`). Each routine returns only whether it succeeded (`is_ok()`), so no
+//!   implementation pays for copying a large `Result` into `black_box`.
 //! - `lamport_tick`: quorate's atomic and plain Lamport clocks against a bare
 //!   `AtomicU64::fetch_add` floor.
 //! - `vv_compare/<impl>/<actors>` and `vv_merge/<impl>/<actors>`: version vectors of 4, 16 and
@@ -163,14 +164,14 @@ fn hlc_observe_older(c: &mut Criterion) {
     ours.now();
     let old = Timestamp::from_u64(SystemClock.now_unix_nanos() - 1_000_000_000);
     g.bench_function("quorate", |b| {
-        b.iter(|| black_box(ours.observe(black_box(old))))
+        b.iter(|| ours.observe(black_box(old)).is_ok())
     });
     let uhlc = uhlc::HLC::default();
     uhlc.new_timestamp();
     let now_ntp = uhlc::system_time_clock();
     let old_uhlc = uhlc::Timestamp::new(uhlc::NTP64(now_ntp.0 - (1 << 32)), *uhlc.get_id());
     g.bench_function("uhlc", |b| {
-        b.iter(|| black_box(uhlc.update_with_timestamp(black_box(&old_uhlc))))
+        b.iter(|| uhlc.update_with_timestamp(black_box(&old_uhlc)).is_ok())
     });
     let mut hc = hybrid_clocks::Clock::wall_ns().expect("clock");
     let old_hc = hc.now().expect("now");
@@ -183,7 +184,7 @@ fn hlc_observe_older(c: &mut Criterion) {
     std::thread::sleep(Duration::from_millis(2));
     hg.next_timestamp();
     g.bench_function("hlc_gen", |b| {
-        b.iter(|| black_box(hg.update(black_box(&old_hg))))
+        b.iter(|| hg.update(black_box(&old_hg)).is_ok())
     });
     g.finish();
 }
