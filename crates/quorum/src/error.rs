@@ -200,4 +200,13 @@ pub enum PbsError {
     /// A simulation needs at least one trial.
     #[error("at least one trial is required")]
     NoTrials,
+    /// A latency rate must be finite and positive.
+    #[error("a latency rate must be finite and positive")]
+    InvalidRate,
+    /// A delay after commit is NaN.
+    #[error("delay at position {index} is not a number")]
+    InvalidDelay {
+        /// Position of the bad delay.
+        index: usize,
+    },
 }

@@ -24,7 +24,7 @@
 //! | do two quorum systems intersect? | [`check_intersection`] |
 //! | failures survived, probability a quorum is up | [`fault_tolerance`], [`availability`], [`availability_sampled`], [`FailureProbabilities`] |
 //! | is a membership change safe? | [`check_single_server_change`], [`check_joint_change`] |
-//! | how stale are partial-quorum reads? | [`k_staleness`], [`Wars`] |
+//! | how stale are partial-quorum reads? | [`k_staleness`], [`k_stale_probability`], [`Wars`] |
 //!
 //! # Example
 //!
@@ -103,7 +103,7 @@ pub use cassandra::{ConsistencyLevel, Datacenter, Operation, Replication, Requir
 pub use config::{EmptyConfig, GroupCommitted, JointConfig, JointConfigBuilder, MajorityConfig};
 pub use error::{AnalysisError, ConfigError, ConsistencyError, PbsError, UnknownNode};
 pub use nodeset::{MAX_NODES, NodeSet, NodeSetIter, VoteResult, Votes};
-pub use pbs::{Exponential, LatencyDistribution, Wars, k_staleness};
+pub use pbs::{Exponential, LatencyDistribution, Wars, k_stale_probability, k_staleness};
 pub use system::{
     FlexiblePaxos, Grid, GridRule, Hierarchical, Joint, QuorumSystem, ReadWriteQuorums, Threshold,
     Weighted,

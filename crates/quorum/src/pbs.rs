@@ -27,6 +27,9 @@ fn check(n: usize, r: usize, w: usize) -> Result<(), PbsError> {
 /// last `k` committed versions, each written to `w` replicas:
 /// `1 - (C(n - w, r) / C(n, r))^k`. Equals `1` when `r + w > n`.
 ///
+/// This is the paper's "probability of k-staleness consistency", `1 - p_sk`;
+/// [`k_stale_probability`] returns `p_sk` itself.
+///
 /// # Errors
 ///
 /// [`PbsError::InvalidQuorum`] for sizes outside `1..=n` (n at most 64),
@@ -41,12 +44,32 @@ fn check(n: usize, r: usize, w: usize) -> Result<(), PbsError> {
 /// # Ok(()) }
 /// ```
 pub fn k_staleness(n: usize, r: usize, w: usize, k: u32) -> Result<f64, PbsError> {
+    Ok(1.0 - k_stale_probability(n, r, w, k)?)
+}
+
+/// The paper's `p_sk`: the probability that a read quorum of `r` of `n`
+/// replicas misses every one of the last `k` committed versions (each written
+/// to `w` replicas), `(C(n - w, r) / C(n, r))^k`; `0` when `r + w > n`.
+///
+/// # Errors
+///
+/// As [`k_staleness`].
+///
+/// ```
+/// use quorate_quorum::k_stale_probability;
+/// # fn main() -> Result<(), quorate_quorum::PbsError> {
+/// // N=3, R=W=1: the read misses the one written replica with probability 2/3.
+/// assert!((k_stale_probability(3, 1, 1, 1)? - 2.0 / 3.0).abs() < 1e-12);
+/// assert_eq!(k_stale_probability(3, 2, 2, 1)?, 0.0);
+/// # Ok(()) }
+/// ```
+pub fn k_stale_probability(n: usize, r: usize, w: usize, k: u32) -> Result<f64, PbsError> {
     check(n, r, w)?;
     if k == 0 {
         return Err(PbsError::ZeroK);
     }
     if r + w > n {
-        return Ok(1.0);
+        return Ok(0.0);
     }
     // C(n - w, r) / C(n, r) = prod_{i < r} (n - w - i) / (n - i)
     let mut miss = 1.0f64;
@@ -54,7 +77,7 @@ pub fn k_staleness(n: usize, r: usize, w: usize, k: u32) -> Result<f64, PbsError
         miss *= (n - w - i) as f64 / (n - i) as f64;
     }
     let k = i32::try_from(k).unwrap_or(i32::MAX);
-    Ok(1.0 - miss.powi(k))
+    Ok(miss.powi(k))
 }
 
 /// A one-way latency distribution for the WARS model.
@@ -112,6 +135,28 @@ impl Exponential {
     #[must_use]
     pub fn new(rate: f64) -> Self {
         Exponential { rate }
+    }
+
+    /// An exponential distribution with rate `lambda`, rejecting rates that
+    /// are not finite and positive.
+    ///
+    /// # Errors
+    ///
+    /// [`PbsError::InvalidRate`] for a zero, negative, infinite or NaN rate.
+    ///
+    /// ```
+    /// use quorate_quorum::{Exponential, PbsError};
+    /// # fn main() -> Result<(), PbsError> {
+    /// assert_eq!(Exponential::try_new(4.0)?.mean(), 0.25);
+    /// assert_eq!(Exponential::try_new(f64::NAN), Err(PbsError::InvalidRate));
+    /// # Ok(()) }
+    /// ```
+    pub fn try_new(rate: f64) -> Result<Self, PbsError> {
+        if rate > 0.0 && rate.is_finite() {
+            Ok(Exponential { rate })
+        } else {
+            Err(PbsError::InvalidRate)
+        }
     }
 
     /// The mean, `1 / rate` (0 for invalid rates).
@@ -208,7 +253,8 @@ where
     ///
     /// # Errors
     ///
-    /// [`PbsError::NoTrials`] for zero trials.
+    /// [`PbsError::NoTrials`] for zero trials, [`PbsError::InvalidDelay`] for a
+    /// NaN delay.
     ///
     /// ```
     /// use quorate_quorum::{Exponential, Wars};
@@ -221,6 +267,9 @@ where
     pub fn t_visibility(&self, ts: &[f64], trials: u64, seed: u64) -> Result<Vec<f64>, PbsError> {
         if trials == 0 {
             return Err(PbsError::NoTrials);
+        }
+        if let Some(index) = ts.iter().position(|t| t.is_nan()) {
+            return Err(PbsError::InvalidDelay { index });
         }
         let mut rng = SmallRng::seed_from_u64(seed);
         let mut consistent = vec![0u64; ts.len()];
