@@ -694,6 +694,8 @@ pub struct Hierarchical {
     group_weights: Vec<u64>,
     /// Groups of non-zero weight (the ones that count).
     counted: usize,
+    /// Every weight is 1: group weights are member counts (a popcount).
+    unit: bool,
 }
 
 #[cfg(feature = "serde")]
@@ -774,6 +776,7 @@ impl Hierarchical {
             weights: vec![1; total],
             group_weights: sizes.iter().map(|&s| s as u64).collect(),
             counted: sizes.len(),
+            unit: true,
         })
     }
 
@@ -818,6 +821,7 @@ impl Hierarchical {
             })
             .collect::<Result<_, _>>()?;
         h.counted = h.group_weights.iter().filter(|&&w| w > 0).count();
+        h.unit = h.weights.iter().all(|&w| w == 1);
         if h.counted == 0 {
             return Err(ConfigError::ZeroWeight);
         }
@@ -857,12 +861,13 @@ impl QuorumSystem for Hierarchical {
     fn is_quorum(&self, set: NodeSet) -> bool {
         let mut represented = 0usize;
         for (g, &total) in self.groups.iter().zip(&self.group_weights) {
-            // Cannot overflow: a subset of a group weighs at most its total.
-            let w: u64 = set
-                .intersection(*g)
-                .iter()
-                .filter_map(|s| self.weights.get(s))
-                .sum();
+            let members = set.intersection(*g);
+            let w: u64 = if self.unit {
+                members.len() as u64
+            } else {
+                // Cannot overflow: a subset of a group weighs at most its total.
+                members.iter().filter_map(|s| self.weights.get(s)).sum()
+            };
             if w > total / 2 {
                 represented += 1;
             }

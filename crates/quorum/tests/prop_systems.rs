@@ -41,6 +41,13 @@ fn system(max_n: usize) -> impl Strategy<Value = Sys> {
                         .then(|| Box::new(Hierarchical::new(&sizes).expect("valid")) as Sys)
                 }
             ),
+            proptest::collection::vec(proptest::collection::vec(0u64..4, 1..=3), 1..=4)
+                .prop_filter_map("fits in n, some weight", move |groups| {
+                    (groups.iter().map(Vec::len).sum::<usize>() <= n)
+                        .then(|| Hierarchical::weighted(&groups).ok())
+                        .flatten()
+                        .map(|h| Box::new(h) as Sys)
+                }),
             (1usize..=n).prop_map(move |q2| {
                 let q1 = n + 1 - q2;
                 Box::new(FlexiblePaxos::new(n, q1, q2).expect("valid").phase1()) as Sys
