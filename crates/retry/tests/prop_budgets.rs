@@ -131,3 +131,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Any percentage written as a fraction `n / d` (d up to 10^6; percent up to 10 to keep
+    /// the case cheap) is taken exactly: D deposits fund floor(n × D / d) retries, never one
+    /// more or one fewer.
+    #[test]
+    fn windowed_fractions_are_exact(
+        d in 1u64..=1_000_000,
+        n_frac in 0.0f64..1.0,
+        deposits in 0u64..1000,
+    ) {
+        let n = ((n_frac * (d * 10) as f64) as u64).min(d * 10);
+        let percent = n as f64 / d as f64;
+        let b = WindowedBudget::new(Duration::from_secs(1), 0, percent).unwrap();
+        for _ in 0..deposits {
+            b.on_request(0);
+        }
+        // A value that is also a whole number of ppm may be read as that (same value).
+        let want = u128::from(n) * u128::from(deposits) / u128::from(d);
+        let mut got = 0u128;
+        while b.try_withdraw(0, RetryCost::Standard).is_some() {
+            got += 1;
+            prop_assert!(got <= want, "overdraft at {}/{}", n, d);
+        }
+        prop_assert_eq!(got, want, "{}/{} = {}", n, d, percent);
+    }
+}
