@@ -648,6 +648,25 @@ impl MajorityConfig {
     pub fn vote_result(&self, votes: &Votes) -> VoteResult {
         mask_vote(NodeSet::full(self.ids.len()), votes, self.empty)
     }
+
+    /// etcd's `Describe`: a table of the voters' acknowledged indexes, sorted
+    /// by id, each with a bar as long as the number of voters below it (`?`
+    /// for a voter that acknowledged nothing). For logs and test output; it
+    /// allocates.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::MajorityConfig::new([1, 2, 3])?;
+    /// assert_eq!(
+    ///     c.describe(&[101, 0, 103]),
+    ///     "       idx\nx>     101    (id=1)\n?        0    (id=2)\nxx>    103    (id=3)\n"
+    /// );
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn describe(&self, acked: &[u64]) -> String {
+        describe(&self.ids, acked)
+    }
 }
 
 /// A joint configuration: an incoming majority plus an optional outgoing one.
@@ -1055,11 +1074,93 @@ impl JointConfig {
         }
     }
 
+    /// etcd's `Describe` over the voters of both halves (see
+    /// [`MajorityConfig::describe`]).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+    /// let c = quorate_quorum::JointConfig::new([1], [2])?;
+    /// assert_eq!(c.describe(&[13, 100]), "      idx\n>      13    (id=1)\nx>    100    (id=2)\n");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn describe(&self, acked: &[u64]) -> String {
+        describe(&self.ids, acked)
+    }
+
     pub(crate) fn is_quorum_set(&self, set: NodeSet) -> bool {
         mask_is_quorum(self.incoming, set, self.empty)
             && self
                 .outgoing
                 .is_none_or(|o| mask_is_quorum(o, set, self.empty))
+    }
+}
+
+/// etcd's `Describe` table for voters `ids` (slot order) with `acked[slot]`
+/// (`0` or missing = unknown, printed `?`).
+fn describe(ids: &[u64], acked: &[u64]) -> String {
+    use core::fmt::Write as _;
+    let n = ids.len();
+    if n == 0 {
+        return String::from("<empty majority quorum>");
+    }
+    // (id, index, bar), sorted by index then id; the i-th smallest index gets
+    // a bar of length i, and equal indexes share the bar of the first.
+    let mut rows: Vec<(u64, u64, usize)> = ids
+        .iter()
+        .enumerate()
+        .map(|(slot, &id)| (id, acked.get(slot).copied().unwrap_or(0), 0))
+        .collect();
+    rows.sort_unstable_by_key(|&(id, idx, _)| (idx, id));
+    let mut prev: Option<(u64, usize)> = None;
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.2 = match prev {
+            Some((idx, bar)) if idx == row.1 => bar,
+            _ => i,
+        };
+        prev = Some((row.1, row.2));
+    }
+    rows.sort_unstable_by_key(|&(id, _, _)| id);
+    let mut out = String::with_capacity((n + 24) * (n + 1));
+    out.push_str(&" ".repeat(n));
+    out.push_str("    idx\n");
+    for (id, idx, bar) in rows {
+        if idx == 0 {
+            out.push('?');
+            out.push_str(&" ".repeat(n));
+        } else {
+            out.push_str(&"x".repeat(bar));
+            out.push('>');
+            out.push_str(&" ".repeat(n.saturating_sub(bar)));
+        }
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, " {idx:>5}    (id={id})");
+    }
+    out
+}
+
+/// Formats a log index as etcd's `Index.String` does: `u64::MAX` (what an
+/// empty configuration commits, "everything") prints as `∞`, any other
+/// index as its number.
+///
+/// ```
+/// use quorate_quorum::{IndexDisplay, MajorityConfig};
+/// # fn main() -> Result<(), quorate_quorum::ConfigError> {
+/// assert_eq!(IndexDisplay(42).to_string(), "42");
+/// let empty = MajorityConfig::new([])?;
+/// assert_eq!(IndexDisplay(empty.committed_index(&[])).to_string(), "∞");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct IndexDisplay(pub u64);
+
+impl core::fmt::Display for IndexDisplay {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 == u64::MAX {
+            f.pad("∞")
+        } else {
+            core::fmt::Display::fmt(&self.0, f)
+        }
     }
 }
 

@@ -100,7 +100,9 @@ pub use analysis::{
     check_intersection, check_joint_change, check_single_server_change, fault_tolerance,
 };
 pub use cassandra::{ConsistencyLevel, Datacenter, Operation, Replication, Requirement};
-pub use config::{EmptyConfig, GroupCommitted, JointConfig, JointConfigBuilder, MajorityConfig};
+pub use config::{
+    EmptyConfig, GroupCommitted, IndexDisplay, JointConfig, JointConfigBuilder, MajorityConfig,
+};
 pub use error::{AnalysisError, ConfigError, ConsistencyError, PbsError, UnknownNode};
 pub use nodeset::{MAX_NODES, NodeSet, NodeSetIter, VoteResult, Votes};
 pub use pbs::{Exponential, LatencyDistribution, Wars, k_stale_probability, k_staleness};
