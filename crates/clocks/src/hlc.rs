@@ -239,11 +239,14 @@ impl core::fmt::Debug for JumpDetector {
 ///
 /// # Design
 ///
-/// The whole state is one `AtomicU64` holding the last issued (or observed) timestamp. Issuing
-/// a stamp is `max(wall_tick, last + 1)`: when the wall clock has moved past the state, one
-/// compare-and-swap installs the new tick with counter 0; otherwise a single `fetch_add(1)`
-/// bumps the logical counter (no retry loop, so contention costs one cache-line transfer, not
-/// a storm of failed CASes). The receive rule of the paper, `l' = max(l, l_m, pt)` with the
+/// The whole state is one `AtomicU64`, alone on its cache line, holding the last issued (or
+/// observed) timestamp. Issuing a stamp is `max(wall_tick, last + 1)`. `now` speculates that
+/// the wall clock is still within the state's tick (true for all but one stamp per 65.5 µs
+/// under load) and takes `last + 1` with a single `fetch_add`: no read-then-write, no retry
+/// loop, so under contention each stamp costs one cache-line transfer rather than a storm of
+/// failed compare-and-swaps. When the wall clock has moved past the state, one
+/// compare-and-swap installs the new tick with counter 0 (the speculatively taken value is
+/// skipped; stamps need not be dense). The receive rule of the paper, `l' = max(l, l_m, pt)` with the
 /// counter rules, is exactly `max(wall_tick, max(last, remote) + 1)` on the packed word.
 ///
 /// The node id is not in the word: it never changes, so it joins the timestamp only when a
@@ -407,8 +410,8 @@ impl<W: WallClock> HybridClock<W> {
 
     /// Issues a new timestamp, greater than every stamp this clock issued or observed before.
     ///
-    /// Lock-free: one wall-clock read plus one `fetch_add` (same tick) or one successful CAS
-    /// (new tick). On counter overflow it carries into the physical part and counts it in
+    /// Lock-free: one wall-clock read plus one `fetch_add`, and on the first stamp of a new
+    /// tick one compare-and-swap. On counter overflow it carries into the physical part and counts it in
     /// [`HlcStats::carries`]; use [`try_now`](Self::try_now) to get an error instead.
     ///
     /// ```
