@@ -3,9 +3,10 @@
 //!
 //! Retries and budgets deal with individual failures; a breaker deals with a dependency that
 //! is down. While *closed* every call goes through and outcomes are recorded. It *opens* when
-//! either trip rule fires — `n` consecutive failures, or a failure rate at or above a
-//! threshold over a sliding time window that saw at least a minimum number of calls (so three
-//! failures out of three calls at 3 a.m. do not trip it). While *open* calls are rejected
+//! its trip rule fires — `n` consecutive failures, or a failure rate at or above a threshold
+//! over a sliding window (of time, or of the last `n` calls, as resilience4j's time- and
+//! count-based windows) that saw at least a minimum number of calls (so three failures out of
+//! three calls at 3 a.m. do not trip it). While *open* calls are rejected
 //! without touching the dependency. After the open interval it turns *half-open* and lets a
 //! bounded number of probe calls through. Under the consecutive-failures rule the first failed
 //! probe reopens it and it closes once every probe has succeeded; under the failure-rate rule
@@ -63,7 +64,21 @@ pub enum TripRule {
         /// Minimum throughput before the rate counts.
         min_calls: u32,
     },
+    /// Open when, over the last `window_calls` calls (however long ago), at least
+    /// `min(min_calls, window_calls)` calls were recorded and the failure share is at least
+    /// `threshold_ppm` parts per million: resilience4j's count-based sliding window.
+    FailureRateCount {
+        /// Threshold in parts per million (500 000 = 50%).
+        threshold_ppm: u32,
+        /// How many of the most recent calls the window holds (1 to 2^20).
+        window_calls: u32,
+        /// Minimum throughput before the rate counts (capped at `window_calls`).
+        min_calls: u32,
+    },
 }
+
+/// The largest count-based window (its outcomes are kept one bit each: 128 KiB).
+const MAX_WINDOW_CALLS: u32 = 1 << 20;
 
 impl TripRule {
     /// Open when the failure share over `window` reaches `threshold` (0 < threshold ≤ 1) and the
@@ -97,6 +112,50 @@ impl TripRule {
         Ok(Self::FailureRate {
             threshold_ppm: u32::try_from(t).unwrap_or(1_000_000),
             window_nanos: w,
+            min_calls,
+        })
+    }
+
+    /// Open when the failure share of the last `window_calls` calls reaches `threshold`
+    /// (0 < threshold ≤ 1), once at least `min(min_calls, window_calls)` calls were recorded
+    /// (resilience4j's `COUNT_BASED` sliding window, which caps `minimumNumberOfCalls` at the
+    /// window size the same way).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] for a NaN or out-of-range threshold or a window above 2^20
+    /// calls; [`ConfigError::Zero`] if `window_calls` or `min_calls` is 0.
+    ///
+    /// ```
+    /// let rule = quorate_retry::TripRule::failure_rate_count(0.5, 100, 100)?;
+    /// assert!(quorate_retry::TripRule::failure_rate_count(0.5, 0, 1).is_err());
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    pub fn failure_rate_count(
+        threshold: f64,
+        window_calls: u32,
+        min_calls: u32,
+    ) -> Result<Self, ConfigError> {
+        let t = crate::error::fixed(threshold, 0.0, 1.0, 1e6, "threshold")?;
+        if t == 0 {
+            return Err(ConfigError::OutOfRange { what: "threshold" });
+        }
+        if window_calls == 0 {
+            return Err(ConfigError::Zero {
+                what: "window_calls",
+            });
+        }
+        if window_calls > MAX_WINDOW_CALLS {
+            return Err(ConfigError::OutOfRange {
+                what: "window_calls",
+            });
+        }
+        if min_calls == 0 {
+            return Err(ConfigError::Zero { what: "min_calls" });
+        }
+        Ok(Self::FailureRateCount {
+            threshold_ppm: u32::try_from(t).unwrap_or(1_000_000),
+            window_calls,
             min_calls,
         })
     }
@@ -202,6 +261,24 @@ impl BreakerConfig {
                     return Err(ConfigError::Zero { what: "min_calls" });
                 }
             }
+            TripRule::FailureRateCount {
+                threshold_ppm,
+                window_calls,
+                min_calls,
+            } => {
+                if threshold_ppm == 0
+                    || threshold_ppm > 1_000_000
+                    || window_calls == 0
+                    || window_calls > MAX_WINDOW_CALLS
+                {
+                    return Err(ConfigError::OutOfRange {
+                        what: "failure rate rule",
+                    });
+                }
+                if min_calls == 0 {
+                    return Err(ConfigError::Zero { what: "min_calls" });
+                }
+            }
         }
         Ok(Self {
             rule,
@@ -296,6 +373,52 @@ impl Permit {
 
 const BUCKETS: usize = 10;
 
+/// The outcomes of the last `cap` calls, one bit each.
+#[derive(Debug, Default)]
+struct CallRing {
+    bits: Vec<u64>,
+    cap: u32,
+    len: u32,
+    next: u32,
+    fails: u32,
+}
+
+impl CallRing {
+    fn new(cap: u32) -> Self {
+        Self {
+            bits: vec![0; cap.div_ceil(64) as usize],
+            cap,
+            len: 0,
+            next: 0,
+            fails: 0,
+        }
+    }
+
+    /// Records one outcome, evicting the oldest once full; returns `(calls, failures)`.
+    fn push(&mut self, failed: bool) -> (u32, u32) {
+        let (word, bit) = ((self.next / 64) as usize, self.next % 64);
+        if let Some(w) = self.bits.get_mut(word) {
+            if self.len == self.cap && *w >> bit & 1 == 1 {
+                self.fails -= 1;
+            }
+            *w = (*w & !(1 << bit)) | (u64::from(failed) << bit);
+            self.fails += u32::from(failed);
+            self.len = (self.len + 1).min(self.cap);
+            self.next = if self.next + 1 == self.cap {
+                0
+            } else {
+                self.next + 1
+            };
+        }
+        (self.len, self.fails)
+    }
+
+    fn clear(&mut self) {
+        self.bits.fill(0);
+        (self.len, self.next, self.fails) = (0, 0, 0);
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     state: BreakerState,
@@ -304,6 +427,8 @@ struct Inner {
     consecutive: u32,
     /// (bucket window number, calls, failures).
     buckets: [(u64, u32, u32); BUCKETS],
+    /// The count-based window: one bit per call (1 = failed), a ring.
+    ring: CallRing,
     open_until: u64,
     open_interval: u64,
     probes_out: u32,
@@ -375,6 +500,10 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 generation: 0,
                 consecutive: 0,
                 buckets: [(u64::MAX, 0, 0); BUCKETS],
+                ring: match config.rule {
+                    TripRule::FailureRateCount { window_calls, .. } => CallRing::new(window_calls),
+                    _ => CallRing::default(),
+                },
                 open_until: 0,
                 open_interval: config.open_base,
                 probes_out: 0,
@@ -459,6 +588,7 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 g.stats.closed += 1;
                 g.consecutive = 0;
                 g.buckets = [(u64::MAX, 0, 0); BUCKETS];
+                g.ring.clear();
                 g.open_interval = self.config.open_base;
             }
         }
@@ -608,6 +738,16 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                         calls >= u64::from(min_calls)
                             && fails * 1_000_000 >= calls * u64::from(threshold_ppm)
                     }
+                    TripRule::FailureRateCount {
+                        threshold_ppm,
+                        window_calls,
+                        min_calls,
+                    } => {
+                        let (calls, fails) = g.ring.push(failed);
+                        calls >= min_calls.min(window_calls)
+                            && u64::from(fails) * 1_000_000
+                                >= u64::from(calls) * u64::from(threshold_ppm)
+                    }
                 };
                 if trip {
                     self.transition(&mut g, BreakerState::Open, now);
@@ -630,7 +770,8 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                     }
                     // resilience4j: decide once every permitted call has completed, reopening
                     // when their failure rate is at or above the threshold.
-                    TripRule::FailureRate { threshold_ppm, .. } => {
+                    TripRule::FailureRate { threshold_ppm, .. }
+                    | TripRule::FailureRateCount { threshold_ppm, .. } => {
                         let done = u64::from(g.probes_ok) + u64::from(g.probes_failed);
                         (done >= u64::from(self.config.probes)).then(|| {
                             u64::from(g.probes_failed) * 1_000_000

@@ -80,3 +80,23 @@ fn invalid_policy_and_breaker_are_rejected_on_deserialize() {
     v["rule"] = serde_json::json!({ "FailureRate": { "threshold_ppm": 2_000_000, "window_nanos": 1_000_000_000u64, "min_calls": 5 } });
     assert!(serde_json::from_value::<BreakerConfig>(v).is_err());
 }
+
+#[test]
+fn count_based_rule_round_trips_and_is_bounded_on_deserialize() {
+    let cfg = BreakerConfig::new(
+        TripRule::failure_rate_count(0.5, 100, 20).unwrap(),
+        Duration::from_secs(1),
+        Duration::from_secs(30),
+        3,
+    )
+    .unwrap();
+    let json = serde_json::to_value(cfg).unwrap();
+    assert_eq!(
+        serde_json::from_value::<BreakerConfig>(json.clone()).unwrap(),
+        cfg
+    );
+    // A window that would size a huge allocation is refused before anything is allocated.
+    let mut v = json;
+    v["rule"] = serde_json::json!({ "FailureRateCount": { "threshold_ppm": 500_000, "window_calls": u32::MAX, "min_calls": 5 } });
+    assert!(serde_json::from_value::<BreakerConfig>(v).is_err());
+}
