@@ -148,3 +148,20 @@ fn adaptive_counts_the_first_window_once() {
     let p = t.reject_probability(0);
     assert!((p - 1.0 / 3.0).abs() < 1e-12, "p = {p}");
 }
+
+/// NaN, infinities and negative values are typed errors in every float-taking constructor.
+#[test]
+fn non_finite_and_negative_floats_are_rejected_everywhere() {
+    use quorate_retry::{AdaptiveThrottle, TripRule};
+    let s = Duration::from_secs(10);
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, -0.0001] {
+        assert!(AdaptiveThrottle::new(bad, s).is_err(), "k {bad}");
+        assert!(TripRule::failure_rate(bad, s, 1).is_err(), "rate {bad}");
+        assert!(TripRule::failure_rate_count(bad, 10, 1).is_err(), "count {bad}");
+        assert!(GrpcThrottle::new(bad, 0.1).is_err(), "max_tokens {bad}");
+        assert!(GrpcThrottle::new(10.0, bad).is_err(), "token_ratio {bad}");
+        assert!(WindowedBudget::new(s, 0, bad).is_err(), "percent {bad}");
+    }
+    assert!(AdaptiveThrottle::new(2.0, Duration::ZERO).is_err());
+    assert!(AdaptiveThrottle::new(2.0, Duration::MAX).is_err());
+}
