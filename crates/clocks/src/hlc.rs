@@ -246,8 +246,8 @@ impl core::fmt::Debug for JumpDetector {
 /// loop, so under contention each stamp costs one cache-line transfer rather than a storm of
 /// failed compare-and-swaps. When the wall clock has moved past the state, one
 /// compare-and-swap installs the new tick with counter 0 (the speculatively taken value is
-/// skipped; stamps need not be dense). The receive rule of the paper, `l' = max(l, l_m, pt)` with the
-/// counter rules, is exactly `max(wall_tick, max(last, remote) + 1)` on the packed word.
+/// skipped; stamps need not be dense). The receive rule of the paper, `l' = max(l, l_m, pt)`
+/// with the counter rules, is exactly `max(wall_tick, max(last, remote) + 1)` on the packed word.
 ///
 /// The node id is not in the word: it never changes, so it joins the timestamp only when a
 /// cross-node total order is needed ([`NodeTimestamp`](crate::NodeTimestamp)).
