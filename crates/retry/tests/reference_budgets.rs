@@ -157,7 +157,10 @@ fn non_finite_and_negative_floats_are_rejected_everywhere() {
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, -0.0001] {
         assert!(AdaptiveThrottle::new(bad, s).is_err(), "k {bad}");
         assert!(TripRule::failure_rate(bad, s, 1).is_err(), "rate {bad}");
-        assert!(TripRule::failure_rate_count(bad, 10, 1).is_err(), "count {bad}");
+        assert!(
+            TripRule::failure_rate_count(bad, 10, 1).is_err(),
+            "count {bad}"
+        );
         assert!(GrpcThrottle::new(bad, 0.1).is_err(), "max_tokens {bad}");
         assert!(GrpcThrottle::new(10.0, bad).is_err(), "token_ratio {bad}");
         assert!(WindowedBudget::new(s, 0, bad).is_err(), "percent {bad}");
