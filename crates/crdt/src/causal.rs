@@ -10,8 +10,9 @@ use crate::codec::{
     ActorTable, Canonical, Digest, Sink, digest_of, impl_encode_via_canonical,
     impl_serde_via_codec, put_len, read_actors, read_dot, read_header, tag, write_header,
 };
-use crate::context::{CausalContext, DotView};
+use crate::context::{CausalContext, DotView, Retirement};
 use crate::dotstore::{DotSeen, DotStore, JoinOpts, StoreCodec, store_actors};
+use crate::error::RetireError;
 use crate::error::ValidationError;
 use crate::traits::{Crdt, DeltaCrdt};
 
@@ -93,6 +94,207 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     }
 }
 
+/// True when the store holds a dot of `actor`.
+fn store_mentions<S: DotStore<A>, A: Actor>(store: &S, actor: &A) -> bool {
+    let mut found = false;
+    store.for_each_dot(&mut |d| found |= d.actor == *actor);
+    found
+}
+
+/// `Err(RetiredActor)` when the store holds a dot of an actor `ctx` records as retired.
+fn check_store_retired<S: DotStore<A>, A: Actor>(
+    store: &S,
+    ctx: &CausalContext<A>,
+) -> Result<(), ValidationError> {
+    if ctx.retired_list().is_empty() {
+        return Ok(());
+    }
+    let mut bad = false;
+    store.for_each_dot(&mut |d| bad |= ctx.is_retired(&d.actor));
+    if bad {
+        return Err(ValidationError::RetiredActor);
+    }
+    Ok(())
+}
+
+/// Checks a peer value's context, store and kept dots against this replica's retirement
+/// records: a retirement we applied that the peer does not know must not be referenced by it,
+/// and the two sides' records must agree.
+fn check_peer_records<S: DotStore<A>, A: Actor>(
+    mine: &CausalContext<A>,
+    ctx: &CausalContext<A>,
+    store: &S,
+    keep: &[Dot<A>],
+) -> Result<(), ValidationError> {
+    for r in mine.retired_list() {
+        match ctx.retirement(r.actor()) {
+            Some(pr) if pr != r => return Err(ValidationError::ConflictingRetirement),
+            Some(_) => {}
+            None => {
+                if ctx.mentions(r.actor())
+                    || keep.iter().any(|d| d.actor == *r.actor())
+                    || store_mentions(store, r.actor())
+                {
+                    return Err(ValidationError::RetiredActor);
+                }
+            }
+        }
+    }
+    for pr in ctx.retired_list() {
+        if mine.retirement(pr.actor()).is_none() && mine.max_counter(pr.actor()) > pr.last() {
+            return Err(ValidationError::ConflictingRetirement);
+        }
+    }
+    Ok(())
+}
+
+/// True when a value lacking some of `list` references one of the actors it retires.
+fn needs_rename<S: DotStore<A>, A: Actor>(
+    list: &[Retirement<A>],
+    ctx: &CausalContext<A>,
+    store: &S,
+    keep: &[Dot<A>],
+) -> bool {
+    list.iter().any(|r| {
+        !ctx.is_retired(r.actor())
+            && (ctx.mentions(r.actor())
+                || keep.iter().any(|d| d.actor == *r.actor())
+                || store_mentions(store, r.actor()))
+    })
+}
+
+/// Applies the records of `list` that `ctx` lacks: renames the retired actors' dots in the
+/// store (repeatedly, for chains) and records them in the context.
+fn apply_records<S: DotStore<A>, A: Actor>(
+    list: &[Retirement<A>],
+    store: &mut S,
+    ctx: &mut CausalContext<A>,
+    keep: &mut Vec<Dot<A>>,
+) {
+    let mut added = false;
+    for r in list {
+        if !ctx.is_retired(r.actor()) {
+            ctx.add_retirement(r.clone());
+            added = true;
+        }
+    }
+    if !added {
+        return;
+    }
+    for _ in 0..=list.len() {
+        let mut again = false;
+        for r in ctx.retired_list() {
+            if store_mentions(store, r.actor()) {
+                store.rename(r);
+                again = true;
+            }
+            if keep.iter().any(|d| d.actor == *r.actor()) {
+                for d in keep.iter_mut() {
+                    if let Some(n) = r.rename(d) {
+                        *d = n;
+                    }
+                }
+                keep.sort();
+                keep.dedup();
+            }
+        }
+        if !again {
+            break;
+        }
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> Causal<S, A> {
+    /// Retires `departed`: renames its dots into a reserved range of `into`'s counters and
+    /// records the retirement in the context, so the version vector no longer carries the
+    /// departed actor (see [`Retirement`] and, for the public types,
+    /// [`OrSet::retire`](crate::OrSet::retire)).
+    ///
+    /// # Errors
+    ///
+    /// [`RetireError`]; the value is then unchanged.
+    ///
+    /// ```
+    /// use quorate_crdt::EwFlag;
+    /// let mut f = EwFlag::<u8>::new();
+    /// f.enable(9)?;
+    /// let mut c = f.as_causal().clone();
+    /// c.retire(&9, 1)?;
+    /// assert_eq!(c.context().version_vector().get(&9), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn retire(&mut self, departed: &A, into: A) -> Result<(), RetireError> {
+        if *departed == into {
+            return Err(RetireError::SameActor);
+        }
+        if self.ctx.is_retired(departed) || self.ctx.is_retired(&into) {
+            return Err(RetireError::AlreadyRetired);
+        }
+        if self.ctx.version_vector().get(departed) == 0
+            || self
+                .ctx
+                .cloud()
+                .any(|d| d.actor == *departed || d.actor == into)
+        {
+            return Err(RetireError::Incomplete);
+        }
+        let r = self
+            .ctx
+            .plan_retirement(departed, &into)
+            .ok_or(RetireError::Overflow)?;
+        self.store.rename(&r);
+        self.ctx.add_retirement(r);
+        Ok(())
+    }
+
+    /// Drops the retirement record of `actor` (once every replica holds it).
+    ///
+    /// # Errors
+    ///
+    /// [`RetireError::StillNeeded`] when this replica has not yet seen the surviving actor's
+    /// events up to the end of the renamed range (the record still covers them).
+    ///
+    /// ```
+    /// use quorate_crdt::EwFlag;
+    /// let mut f = EwFlag::<u8>::new();
+    /// f.enable(9)?;
+    /// let mut c = f.as_causal().clone();
+    /// c.retire(&9, 1)?;
+    /// c.forget_retired(&9)?;
+    /// assert_eq!(c.context().retirements().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forget_retired(&mut self, actor: &A) -> Result<(), RetireError> {
+        if self.ctx.remove_retirement(actor) {
+            Ok(())
+        } else {
+            Err(RetireError::StillNeeded)
+        }
+    }
+
+    /// The plain join, for two values with the same retirement records.
+    fn join_plain(&mut self, other: &Self) {
+        self.store
+            .join_store(&self.ctx, &other.store, &other.ctx, STATE_OPTS);
+        self.ctx.join(&other.ctx);
+    }
+
+    /// Brings `self` to the union of both record lists; `true` when `other` must be renamed.
+    fn adopt_records(&mut self, ctx: &CausalContext<A>, store: &S, keep: &[Dot<A>]) -> bool {
+        if self.ctx.retired_list() == ctx.retired_list() {
+            return false;
+        }
+        let mut none = Vec::new();
+        apply_records(
+            ctx.retired_list(),
+            &mut self.store,
+            &mut self.ctx,
+            &mut none,
+        );
+        needs_rename(self.ctx.retired_list(), ctx, store, keep)
+    }
+}
+
 impl<S, A> Causal<S, A> {
     /// The dot store.
     ///
@@ -122,12 +324,45 @@ const STATE_OPTS: JoinOpts = JoinOpts {
 
 impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
     fn join(&mut self, other: &Self) {
-        self.store
-            .join_store(&self.ctx, &other.store, &other.ctx, STATE_OPTS);
-        self.ctx.join(&other.ctx);
+        if (!self.ctx.retired_list().is_empty() || !other.ctx.retired_list().is_empty())
+            && self.adopt_records(&other.ctx, &other.store, &[])
+        {
+            let mut o = other.clone();
+            apply_records(
+                self.ctx.retired_list(),
+                &mut o.store,
+                &mut o.ctx,
+                &mut Vec::new(),
+            );
+            self.join_plain(&o);
+            return;
+        }
+        self.join_plain(other);
+    }
+
+    fn join_owned(&mut self, other: Self) {
+        let Self { mut store, mut ctx } = other;
+        if (!self.ctx.retired_list().is_empty() || !ctx.retired_list().is_empty())
+            && self.adopt_records(&ctx, &store, &[])
+        {
+            apply_records(
+                self.ctx.retired_list(),
+                &mut store,
+                &mut ctx,
+                &mut Vec::new(),
+            );
+        }
+        self.store.join_store_owned(&self.ctx, store, &ctx);
+        self.ctx.join(&ctx);
+    }
+
+    fn validate_peer(&self, other: &Self) -> Result<(), ValidationError> {
+        other.validate()?;
+        check_peer_records(&self.ctx, &other.ctx, &other.store, &[])
     }
 
     fn validate(&self) -> Result<(), ValidationError> {
+        check_store_retired(&self.store, &self.ctx)?;
         self.ctx.validate()?;
         let mut seen = DotSeen::new();
         self.store.check(&self.ctx, &mut seen, false)?;
@@ -281,6 +516,10 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
     /// Checks the delta on its own: compact context, `keep` sorted and inside the context, every
     /// stored dot in the effective context and stored once.
     fn validate_alone(&self) -> Result<(), ValidationError> {
+        check_store_retired(&self.store, &self.ctx)?;
+        if self.keep.iter().any(|d| self.ctx.is_retired(&d.actor)) {
+            return Err(ValidationError::RetiredActor);
+        }
         self.ctx.validate()?;
         if self.keep.windows(2).any(|w| w[0] >= w[1]) {
             return Err(ValidationError::DuplicateDot);
@@ -297,6 +536,23 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
 impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     /// Joins a delta (see [`DeltaCrdt::join_delta`]).
     pub(crate) fn apply_delta(&mut self, d: &CausalDelta<S, A>) {
+        if (!self.ctx.retired_list().is_empty() || !d.ctx.retired_list().is_empty())
+            && self.adopt_records(&d.ctx, &d.store, &d.keep)
+        {
+            let mut d2 = d.clone();
+            apply_records(
+                self.ctx.retired_list(),
+                &mut d2.store,
+                &mut d2.ctx,
+                &mut d2.keep,
+            );
+            self.apply_delta_plain(&d2);
+            return;
+        }
+        self.apply_delta_plain(d);
+    }
+
+    fn apply_delta_plain(&mut self, d: &CausalDelta<S, A>) {
         let opts = JoinOpts {
             keys_only: !d.full,
             prune: true,
@@ -307,6 +563,7 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
 
     pub(crate) fn check_delta(&self, d: &CausalDelta<S, A>) -> Result<(), ValidationError> {
         d.validate_alone()?;
+        check_peer_records(&self.ctx, &d.ctx, &d.store, &d.keep)?;
         if d.keep.iter().any(|k| !self.ctx.contains(k)) {
             return Err(ValidationError::UnknownKeptDot);
         }
@@ -314,6 +571,25 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     }
 
     pub(crate) fn merge_deltas(group: &mut CausalDelta<S, A>, d: &CausalDelta<S, A>) {
+        if (!group.ctx.retired_list().is_empty() || !d.ctx.retired_list().is_empty())
+            && group.ctx.retired_list() != d.ctx.retired_list()
+        {
+            let list = d.ctx.retired_list().to_vec();
+            apply_records(&list, &mut group.store, &mut group.ctx, &mut group.keep);
+            let mut d2 = d.clone();
+            apply_records(
+                group.ctx.retired_list(),
+                &mut d2.store,
+                &mut d2.ctx,
+                &mut d2.keep,
+            );
+            Self::merge_deltas_plain(group, &d2);
+            return;
+        }
+        Self::merge_deltas_plain(group, d);
+    }
+
+    fn merge_deltas_plain(group: &mut CausalDelta<S, A>, d: &CausalDelta<S, A>) {
         let opts = JoinOpts {
             keys_only: !d.full,
             prune: false,

@@ -56,6 +56,113 @@ pub struct CausalContext<A> {
     vv: VersionVector<A>,
     /// Sorted, strictly ascending (usually empty or tiny, so a vector beats a tree).
     cloud: Vec<Dot<A>>,
+    /// Retired actors, sorted by actor (usually empty).
+    retired: Vec<Retirement<A>>,
+}
+
+/// The record of a retired actor: its events `1..=last` now live under `into`'s counters
+/// `base + 1..=base + last`.
+///
+/// Made by the `retire` method of the causal types ([`OrSet::retire`](crate::OrSet::retire) and
+/// the others) on the replica of the surviving actor, carried in the causal context, and
+/// applied by every replica that joins a value holding it: each stored dot `(actor, c)` is
+/// renamed `(into, base + c)`, which is the same rename everywhere, so replicas still converge
+/// and a remove that observed the old dot still removes the renamed one. The record itself is
+/// small (two actors, two counters) and can be dropped with `forget_retired` once every replica
+/// holds it.
+///
+/// ```
+/// use quorate_crdt::OrSet;
+/// let mut s = OrSet::<u32, u8>::new();
+/// s.add(9, 1)?;
+/// s.retire(&9, 1)?;
+/// let r = s.context().retirements().next().expect("recorded");
+/// assert_eq!((*r.actor(), r.last(), *r.into(), r.base()), (9, 1, 1, 0));
+/// assert!(s.context().version_vector().get(&9) == 0 && s.contains(&1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Retirement<A> {
+    actor: A,
+    last: u64,
+    into: A,
+    base: u64,
+}
+
+impl<A: Actor> Retirement<A> {
+    /// The retired actor.
+    ///
+    /// ```
+    /// # use quorate_crdt::OrSet;
+    /// # let mut s = OrSet::<u32, u8>::new();
+    /// # s.add(9, 1)?;
+    /// s.retire(&9, 1)?;
+    /// assert_eq!(s.context().retirements().map(|r| *r.actor()).collect::<Vec<_>>(), [9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn actor(&self) -> &A {
+        &self.actor
+    }
+
+    /// The retired actor's last event counter.
+    ///
+    /// ```
+    /// # use quorate_crdt::OrSet;
+    /// # let mut s = OrSet::<u32, u8>::new();
+    /// s.add(9, 1)?;
+    /// s.add(9, 2)?;
+    /// s.retire(&9, 1)?;
+    /// assert_eq!(s.context().retirements().map(|r| r.last()).collect::<Vec<_>>(), [2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// The surviving actor that took the events over.
+    ///
+    /// ```
+    /// # use quorate_crdt::OrSet;
+    /// # let mut s = OrSet::<u32, u8>::new();
+    /// # s.add(9, 1)?;
+    /// s.retire(&9, 1)?;
+    /// assert_eq!(s.context().retirements().map(|r| *r.into()).collect::<Vec<_>>(), [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into(&self) -> &A {
+        &self.into
+    }
+
+    /// Offset of the renamed events in the surviving actor's counters.
+    ///
+    /// ```
+    /// # use quorate_crdt::OrSet;
+    /// let mut s = OrSet::<u32, u8>::new();
+    /// s.add(1, 0)?;
+    /// s.add(9, 1)?;
+    /// s.retire(&9, 1)?;
+    /// assert_eq!(s.context().retirements().map(|r| r.base()).collect::<Vec<_>>(), [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// True when `dot` is an event this record accounts for (an old dot of the retired actor or
+    /// a renamed one).
+    #[inline]
+    fn covers(&self, dot: &Dot<A>) -> bool {
+        (dot.actor == self.actor && dot.counter <= self.last)
+            || (dot.actor == self.into
+                && dot.counter > self.base
+                && dot.counter - self.base <= self.last)
+    }
+
+    /// The renamed form of a dot of the retired actor.
+    pub(crate) fn rename(&self, dot: &Dot<A>) -> Option<Dot<A>> {
+        (dot.actor == self.actor)
+            .then(|| Dot::new(self.into.clone(), self.base.saturating_add(dot.counter)))
+    }
 }
 
 impl<A> Default for CausalContext<A> {
@@ -63,6 +170,7 @@ impl<A> Default for CausalContext<A> {
         Self {
             vv: VersionVector::default(),
             cloud: Vec::new(),
+            retired: Vec::new(),
         }
     }
 }
@@ -72,6 +180,7 @@ impl<A: fmt::Debug> fmt::Debug for CausalContext<A> {
         f.debug_struct("CausalContext")
             .field("vv", &self.vv)
             .field("cloud", &self.cloud)
+            .field("retired", &self.retired)
             .finish()
     }
 }
@@ -99,7 +208,117 @@ impl<A: Actor> CausalContext<A> {
     /// assert!(quorate_crdt::CausalContext::<u8>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.vv.is_empty() && self.cloud.is_empty()
+        self.vv.is_empty() && self.cloud.is_empty() && self.retired.is_empty()
+    }
+
+    /// The retired actors' records, ascending by actor (see [`Retirement`]).
+    ///
+    /// ```
+    /// assert_eq!(quorate_crdt::CausalContext::<u8>::new().retirements().count(), 0);
+    /// ```
+    pub fn retirements(&self) -> impl Iterator<Item = &Retirement<A>> + '_ {
+        self.retired.iter()
+    }
+
+    /// True when `actor` is retired here.
+    ///
+    /// ```
+    /// assert!(!quorate_crdt::CausalContext::<u8>::new().is_retired(&1));
+    /// ```
+    pub fn is_retired(&self, actor: &A) -> bool {
+        self.retirement(actor).is_some()
+    }
+
+    pub(crate) fn retirement(&self, actor: &A) -> Option<&Retirement<A>> {
+        if self.retired.is_empty() {
+            return None;
+        }
+        self.retired
+            .binary_search_by(|r| r.actor.cmp(actor))
+            .ok()
+            .and_then(|i| self.retired.get(i))
+    }
+
+    pub(crate) fn retired_list(&self) -> &[Retirement<A>] {
+        &self.retired
+    }
+
+    /// True when some dot of `actor` is in the vector or the cloud.
+    pub(crate) fn mentions(&self, actor: &A) -> bool {
+        self.vv.get(actor) > 0 || self.cloud.iter().any(|d| d.actor == *actor)
+    }
+
+    /// Records `r` (the caller renames the stored dots): drops the retired actor's entries,
+    /// whose events the record now covers, and compacts.
+    pub(crate) fn add_retirement(&mut self, r: Retirement<A>) {
+        match self.retired.binary_search_by(|x| x.actor.cmp(&r.actor)) {
+            Ok(_) => return,
+            Err(i) => self.retired.insert(i, r.clone()),
+        }
+        self.vv.remove(&r.actor);
+        self.cloud.retain(|d| d.actor != r.actor);
+        self.normalize();
+    }
+
+    /// Forgets the record of `actor`; its renamed range must already be in the vector.
+    pub(crate) fn remove_retirement(&mut self, actor: &A) -> bool {
+        let Ok(i) = self.retired.binary_search_by(|x| x.actor.cmp(actor)) else {
+            return true;
+        };
+        let Some(r) = self.retired.get(i) else {
+            return true;
+        };
+        if self.vv.get(&r.into) < r.base.saturating_add(r.last) {
+            return false;
+        }
+        self.retired.remove(i);
+        true
+    }
+
+    /// Builds a record for retiring `actor` into `into` (no checks beyond arithmetic).
+    pub(crate) fn plan_retirement(&self, actor: &A, into: &A) -> Option<Retirement<A>> {
+        let last = self.vv.get(actor);
+        let base = self.vv.get(into);
+        base.checked_add(last)?;
+        Some(Retirement {
+            actor: actor.clone(),
+            last,
+            into: into.clone(),
+            base,
+        })
+    }
+
+    /// With records present: folds renamed ranges that extend the vector into it and drops
+    /// cloud dots the records cover, so the context stays canonical.
+    fn normalize(&mut self) {
+        if self.retired.is_empty() {
+            return;
+        }
+        loop {
+            let mut changed = false;
+            for r in &self.retired {
+                if self.retired.iter().any(|x| x.actor == r.into) {
+                    continue; // chained: the later record covers this range
+                }
+                let v = self.vv.get(&r.into);
+                let top = r.base.saturating_add(r.last);
+                if v >= r.base && v < top {
+                    self.vv.set(r.into.clone(), top);
+                    changed = true;
+                }
+            }
+            if !self.cloud.is_empty() {
+                let retired = &self.retired;
+                let before = self.cloud.len();
+                self.cloud.retain(|d| !retired.iter().any(|r| r.covers(d)));
+                let cloud = std::mem::take(&mut self.cloud);
+                self.absorb_sorted(cloud);
+                changed |= self.cloud.len() != before;
+            }
+            if !changed {
+                break;
+            }
+        }
     }
 
     /// The compacted prefix part.
@@ -143,7 +362,9 @@ impl<A: Actor> CausalContext<A> {
     /// ```
     #[inline]
     pub fn contains(&self, dot: &Dot<A>) -> bool {
-        self.vv.contains(dot) || (!self.cloud.is_empty() && self.cloud.binary_search(dot).is_ok())
+        self.vv.contains(dot)
+            || (!self.cloud.is_empty() && self.cloud.binary_search(dot).is_ok())
+            || (!self.retired.is_empty() && self.retired.iter().any(|r| r.covers(dot)))
     }
 
     /// The highest counter of `actor` seen, including the cloud.
@@ -165,7 +386,21 @@ impl<A: Actor> CausalContext<A> {
             .and_then(|i| self.cloud.get(i))
             .filter(|d| d.actor == *actor)
             .map_or(0, |d| d.counter);
-        base.max(cloud_max)
+        let retired_max = self
+            .retired
+            .iter()
+            .map(|r| {
+                if r.actor == *actor {
+                    r.last
+                } else if r.into == *actor {
+                    r.base.saturating_add(r.last)
+                } else {
+                    0
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        base.max(cloud_max).max(retired_max)
     }
 
     /// The next dot `actor` should use: one past everything seen from it.
@@ -220,6 +455,7 @@ impl<A: Actor> CausalContext<A> {
         } else if let Err(i) = self.cloud.binary_search(&dot) {
             self.cloud.insert(i, dot);
         }
+        self.normalize();
     }
 
     /// Joins `other` into `self` (set union) and compacts.
@@ -237,6 +473,10 @@ impl<A: Actor> CausalContext<A> {
     /// ```
     pub fn join(&mut self, other: &Self) {
         self.vv.merge(&other.vv);
+        if !self.retired.is_empty() || !other.retired.is_empty() {
+            self.join_retired(other);
+            return;
+        }
         if self.cloud.is_empty() && other.cloud.is_empty() {
             return;
         }
@@ -261,6 +501,27 @@ impl<A: Actor> CausalContext<A> {
             mine.dedup();
         }
         self.absorb_sorted(mine);
+    }
+
+    /// The join when either side has retirement records: union of the records (the smaller
+    /// one wins a conflict, which validation rejects anyway), union of the clouds, then the
+    /// retired actors' entries are dropped and the context is compacted.
+    fn join_retired(&mut self, other: &Self) {
+        let mut retired = std::mem::take(&mut self.retired);
+        retired.extend(other.retired.iter().cloned());
+        retired.sort();
+        retired.dedup_by(|b, a| a.actor == b.actor);
+        let mut cloud = std::mem::take(&mut self.cloud);
+        cloud.extend(other.cloud.iter().cloned());
+        cloud.sort();
+        cloud.dedup();
+        for r in &retired {
+            self.vv.remove(&r.actor);
+        }
+        cloud.retain(|d| retired.binary_search_by(|r| r.actor.cmp(&d.actor)).is_err());
+        self.retired = retired;
+        self.absorb_sorted(cloud);
+        self.normalize();
     }
 
     /// Rebuilds the cloud from sorted, de-duplicated candidate dots, folding prefixes into the
@@ -297,6 +558,7 @@ impl<A: Actor> CausalContext<A> {
         all.sort();
         all.dedup();
         self.absorb_sorted(all);
+        self.normalize();
     }
 
     /// Checks the compaction invariant: no zero counters, no cloud dot covered by or adjacent to
@@ -318,6 +580,31 @@ impl<A: Actor> CausalContext<A> {
                 return Err(ValidationError::ContextNotCompact);
             }
         }
+        if self.retired.is_empty() {
+            return Ok(());
+        }
+        if self.retired.windows(2).any(|w| w[0].actor >= w[1].actor) {
+            return Err(ValidationError::ContextNotCompact);
+        }
+        for r in &self.retired {
+            if r.actor == r.into || r.last == 0 || r.base.checked_add(r.last).is_none() {
+                return Err(ValidationError::InvalidRetirement);
+            }
+            if self.mentions(&r.actor) {
+                return Err(ValidationError::RetiredActor);
+            }
+            let v = self.vv.get(&r.into);
+            if v >= r.base && v < r.base + r.last && !self.is_retired(&r.into) {
+                return Err(ValidationError::ContextNotCompact);
+            }
+        }
+        if self
+            .cloud
+            .iter()
+            .any(|d| self.retired.iter().any(|r| r.covers(d)))
+        {
+            return Err(ValidationError::ContextNotCompact);
+        }
         Ok(())
     }
 
@@ -332,6 +619,10 @@ impl<A: Actor> CausalContext<A> {
                 out.insert(d.actor.clone());
             }
         }
+        for r in &self.retired {
+            out.insert(r.actor.clone());
+            out.insert(r.into.clone());
+        }
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, t: &ActorTable<A>) {
@@ -343,6 +634,13 @@ impl<A: Actor> CausalContext<A> {
         put_len(s, self.cloud.len());
         for d in &self.cloud {
             t.put_dot(s, d);
+        }
+        put_len(s, self.retired.len());
+        for r in &self.retired {
+            s.varint(t.index(&r.actor));
+            s.varint(r.last);
+            s.varint(t.index(&r.into));
+            s.varint(r.base);
         }
     }
 
@@ -375,7 +673,24 @@ impl<A: Actor> CausalContext<A> {
             prev = Some(d.clone());
             cloud.push(d);
         }
-        let cc = Self { vv, cloud };
+        let k = get_len(buf, 4)?;
+        let mut retired: Vec<Retirement<A>> = Vec::with_capacity(k);
+        for _ in 0..k {
+            let actor = read_actor(buf, actors)?;
+            let last = get_varint(buf)?;
+            let into = read_actor(buf, actors)?;
+            let base = get_varint(buf)?;
+            if retired.last().is_some_and(|p| p.actor >= actor) {
+                return Err(DecodeError::Invalid("retirements not strictly ascending"));
+            }
+            retired.push(Retirement {
+                actor,
+                last,
+                into,
+                base,
+            });
+        }
+        let cc = Self { vv, cloud, retired };
         cc.validate()
             .map_err(|_| DecodeError::Invalid("causal context not compacted"))?;
         Ok(cc)

@@ -11,15 +11,16 @@
 //! side has it and the other side's context has not seen it. A dot the other side has seen but
 //! no longer holds was removed there, so no tombstones are needed.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use std::fmt;
 
 use bytes::Buf;
 use quorate_clocks::{Actor, Decode, DecodeError, Dot, Encode, VersionVector, get_len};
 
+use crate::chunkmap::{Builder, ChunkMap};
 use crate::codec::{ActorTable, Sink, put_len, read_dot};
-use crate::context::DotView;
+use crate::context::{DotView, Retirement};
 use crate::error::ValidationError;
 
 pub(crate) mod sealed {
@@ -50,6 +51,21 @@ pub(crate) mod sealed {
             theirs: &C2,
             opts: JoinOpts,
         );
+        /// Full-state join taking the other store by value (moves its new entries).
+        fn join_store_owned<C1: DotView<A>, C2: DotView<A>>(
+            &mut self,
+            mine: &C1,
+            other: Self,
+            theirs: &C2,
+        ) {
+            let opts = JoinOpts {
+                keys_only: false,
+                prune: true,
+            };
+            self.join_store(mine, &other, theirs, opts);
+        }
+        /// Renames the retired actor's dots (see `Retirement`).
+        fn rename(&mut self, r: &Retirement<A>);
         /// Removes the dots `theirs` has seen (join with an empty store).
         fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, prune: bool);
         /// Same keys, all dots removed: the store part of a remove delta.
@@ -375,6 +391,20 @@ impl<A: Actor> Store<A> for DotSet<A> {
         }
     }
 
+    fn rename(&mut self, r: &Retirement<A>) {
+        if !self.as_slice().iter().any(|d| d.actor == *r.actor()) {
+            return;
+        }
+        let mut v: Vec<Dot<A>> = self
+            .as_slice()
+            .iter()
+            .map(|d| r.rename(d).unwrap_or_else(|| d.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        *self = Self::from_sorted(v);
+    }
+
     fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, _prune: bool) {
         match &mut self.dots {
             Dots::One(d) => {
@@ -581,6 +611,19 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
         self.entries = out;
     }
 
+    fn rename(&mut self, r: &Retirement<A>) {
+        if !self.entries.iter().any(|(d, _)| d.actor == *r.actor()) {
+            return;
+        }
+        for (d, _) in &mut self.entries {
+            if let Some(n) = r.rename(d) {
+                *d = n;
+            }
+        }
+        self.entries.sort_by(|x, y| x.0.cmp(&y.0));
+        self.entries.dedup_by(|x, y| x.0 == y.0);
+    }
+
     fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, _prune: bool) {
         self.entries.retain(|(d, _)| !theirs.has(d));
     }
@@ -648,6 +691,10 @@ impl<V: RegisterValue + Encode + Decode, A: Actor> StoreCodec<A> for DotFun<V, A
 /// All keys share the enclosing value's causal context, so a dot is unique across the whole map
 /// and removing a key only needs to name the dots it observed under that key.
 ///
+/// Keys are kept in sorted chunks of at most 256 entries: a full-state join walks both maps in
+/// order, moves untouched chunks by pointer and appends new keys to fresh chunks, while a
+/// one-key delta touches one chunk, so its cost does not depend on the size of the map.
+///
 /// ```
 /// use quorate_crdt::{DotMap, DotSet, DotStore};
 /// let m = DotMap::<String, DotSet<u8>>::default();
@@ -656,13 +703,13 @@ impl<V: RegisterValue + Encode + Decode, A: Actor> StoreCodec<A> for DotFun<V, A
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct DotMap<K, S> {
-    map: BTreeMap<K, S>,
+    map: ChunkMap<K, S>,
 }
 
 impl<K, S> Default for DotMap<K, S> {
     fn default() -> Self {
         Self {
-            map: BTreeMap::new(),
+            map: ChunkMap::default(),
         }
     }
 }
@@ -698,7 +745,7 @@ impl<K, S> DotMap<K, S> {
     /// let m = quorate_crdt::DotMap::<u8, quorate_crdt::DotSet<u8>>::default();
     /// assert_eq!(m.iter().count(), 0);
     /// ```
-    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, K, S> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &S)> + '_ {
         self.map.iter()
     }
 
@@ -715,11 +762,11 @@ impl<K, S> DotMap<K, S> {
         self.map.get(key)
     }
 
-    pub(crate) fn map(&self) -> &BTreeMap<K, S> {
+    pub(crate) fn map(&self) -> &ChunkMap<K, S> {
         &self.map
     }
 
-    pub(crate) fn map_mut(&mut self) -> &mut BTreeMap<K, S> {
+    pub(crate) fn map_mut(&mut self) -> &mut ChunkMap<K, S> {
         &mut self.map
     }
 }
@@ -728,8 +775,9 @@ impl<K: Ord, S> FromIterator<(K, S)> for DotMap<K, S> {
     /// Builds a map (later duplicates win). No validation: a map built this way is checked when
     /// it is joined with `try_join` or validated.
     fn from_iter<I: IntoIterator<Item = (K, S)>>(iter: I) -> Self {
+        let sorted: std::collections::BTreeMap<K, S> = iter.into_iter().collect();
         Self {
-            map: iter.into_iter().collect(),
+            map: ChunkMap::from_sorted(sorted),
         }
     }
 }
@@ -745,6 +793,209 @@ impl<K: Ord, S> FromIterator<(K, S)> for DotMap<K, S> {
 /// `quorate_clocks::{Encode, Decode}`.
 pub trait Key: Clone + Ord + fmt::Debug + Send + Sync + 'static {}
 impl<T: Clone + Ord + fmt::Debug + Send + Sync + 'static> Key for T {}
+
+impl<K: Key, S> DotMap<K, S> {
+    /// Key-scoped join (mutation deltas): visits only the keys `other` names.
+    fn join_keys<A: Actor, C1: DotView<A>, C2: DotView<A>>(
+        &mut self,
+        mine: &C1,
+        other: &Self,
+        theirs: &C2,
+        opts: JoinOpts,
+    ) where
+        S: Store<A>,
+    {
+        for (k, ov) in other.map.iter() {
+            match self.map.get_mut(k) {
+                Some(v) => {
+                    v.join_store(mine, ov, theirs, opts);
+                    if opts.prune && v.is_bottom() {
+                        self.map.remove(k);
+                    }
+                }
+                None => {
+                    let mut v = ov.clone();
+                    v.drop_covered(mine, opts.prune);
+                    if !(opts.prune && v.is_bottom()) {
+                        self.map.insert(k.clone(), v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Full join: one ordered walk over both maps, joining shared keys in place and gathering
+    /// the other side's new keys into chunks (whole runs at a time where the other side's keys
+    /// run ahead), which are then spliced in.
+    fn join_full<A: Actor, C1: DotView<A>, C2: DotView<A>, Src: Source<K, S>>(
+        &mut self,
+        mine: &C1,
+        mut src: Src,
+        theirs: &C2,
+        opts: JoinOpts,
+    ) where
+        S: Store<A>,
+    {
+        let prune = opts.prune;
+        let mut admit = |v: &mut S| {
+            v.drop_covered(mine, prune);
+            !(prune && v.is_bottom())
+        };
+        let mut pending: Builder<K, S> = Builder::default();
+        let mut emptied = false;
+        let (mut ci, mut oi) = (0usize, 0usize);
+        for sc in self.map.chunks_mut() {
+            for (k, v) in sc.iter_mut() {
+                // The other side's entries below `k` are new here.
+                while let Some(oc) = src.chunks().get(ci) {
+                    let Some((ok, _)) = oc.get(oi) else {
+                        ci += 1;
+                        oi = 0;
+                        continue;
+                    };
+                    if ok >= k {
+                        break;
+                    }
+                    let end = if oc.last().is_some_and(|(lk, _)| lk < k) {
+                        oc.len()
+                    } else {
+                        oi + oc
+                            .get(oi..)
+                            .map_or(0, |r| r.partition_point(|(x, _)| x < k))
+                    };
+                    src.take_run(ci, oi, end, &mut pending, &mut admit);
+                    oi = end;
+                }
+                match src.chunks().get(ci).and_then(|c| c.get(oi)) {
+                    Some((ok, ov)) if ok == k => {
+                        v.join_store(mine, ov, theirs, opts);
+                        oi += 1;
+                    }
+                    _ => v.drop_covered(theirs, prune),
+                }
+                if prune && v.is_bottom() {
+                    emptied = true;
+                }
+            }
+        }
+        while let Some(len) = src.chunks().get(ci).map(Vec::len) {
+            if oi < len {
+                src.take_run(ci, oi, len, &mut pending, &mut admit);
+            }
+            ci += 1;
+            oi = 0;
+        }
+        if emptied {
+            self.map.retain(|_, v| !v.is_bottom());
+        }
+        if !pending.is_empty() {
+            self.map.merge_new(pending.into_chunks());
+        }
+    }
+
+    /// Full-state join taking the other map by value: new keys are moved, not cloned.
+    fn join_owned<A: Actor, C1: DotView<A>, C2: DotView<A>>(
+        &mut self,
+        mine: &C1,
+        other: Self,
+        theirs: &C2,
+    ) where
+        S: Store<A>,
+    {
+        self.join_full(mine, Owned(other.map.into_chunks()), theirs, STATE);
+    }
+}
+
+const STATE: JoinOpts = JoinOpts {
+    keys_only: false,
+    prune: true,
+};
+
+/// The other side of a full join, as sorted chunks: borrowed (new entries are cloned) or owned
+/// (new entries are moved, whole chunks at a time when they can be).
+trait Source<K, S> {
+    fn chunks(&self) -> &[Vec<(K, S)>];
+    /// Hands entries `from..to` of chunk `ci` to `out`, keeping those `admit` accepts (it may
+    /// also trim them). The walk never reads a run again after taking it.
+    fn take_run(
+        &mut self,
+        ci: usize,
+        from: usize,
+        to: usize,
+        out: &mut Builder<K, S>,
+        admit: &mut dyn FnMut(&mut S) -> bool,
+    );
+}
+
+struct Borrowed<'a, K, S>(&'a [Vec<(K, S)>]);
+
+impl<K: Clone, S: Clone> Source<K, S> for Borrowed<'_, K, S> {
+    #[inline]
+    fn chunks(&self) -> &[Vec<(K, S)>] {
+        self.0
+    }
+
+    fn take_run(
+        &mut self,
+        ci: usize,
+        from: usize,
+        to: usize,
+        out: &mut Builder<K, S>,
+        admit: &mut dyn FnMut(&mut S) -> bool,
+    ) {
+        let Some(run) = self.0.get(ci).and_then(|c| c.get(from..to)) else {
+            return;
+        };
+        let mut c: Vec<(K, S)> = Vec::with_capacity(run.len());
+        for (k, v) in run {
+            let mut v = v.clone();
+            if admit(&mut v) {
+                c.push((k.clone(), v));
+            }
+        }
+        out.push_run(c);
+    }
+}
+
+struct Owned<K, S>(Vec<Vec<(K, S)>>);
+
+impl<K: Clone, S: Default> Source<K, S> for Owned<K, S> {
+    #[inline]
+    fn chunks(&self) -> &[Vec<(K, S)>] {
+        &self.0
+    }
+
+    fn take_run(
+        &mut self,
+        ci: usize,
+        from: usize,
+        to: usize,
+        out: &mut Builder<K, S>,
+        admit: &mut dyn FnMut(&mut S) -> bool,
+    ) {
+        let Some(chunk) = self.0.get_mut(ci) else {
+            return;
+        };
+        if from == 0 && to == chunk.len() {
+            // The whole chunk is new: move it, leaving an empty chunk the walk skips.
+            let mut c = std::mem::take(chunk);
+            c.retain_mut(|(_, v)| admit(v));
+            out.push_run(c);
+            return;
+        }
+        let Some(run) = chunk.get_mut(from..to) else {
+            return;
+        };
+        let mut c: Vec<(K, S)> = Vec::with_capacity(run.len());
+        for (k, v) in run {
+            let mut v = std::mem::take(v);
+            if admit(&mut v) {
+                c.push((k.clone(), v));
+            }
+        }
+        out.push_run(c);
+    }
+}
 
 impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
     fn is_bottom(&self) -> bool {
@@ -765,71 +1016,24 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         opts: JoinOpts,
     ) {
         if opts.keys_only {
-            for (k, ov) in &other.map {
-                match self.map.get_mut(k) {
-                    Some(v) => {
-                        v.join_store(mine, ov, theirs, opts);
-                        if opts.prune && v.is_bottom() {
-                            self.map.remove(k);
-                        }
-                    }
-                    None => {
-                        let mut v = ov.clone();
-                        v.drop_covered(mine, opts.prune);
-                        if !(opts.prune && v.is_bottom()) {
-                            self.map.insert(k.clone(), v);
-                        }
-                    }
-                }
-            }
-            return;
-        }
-        // Full join: one ordered walk over both maps.
-        let mut inserts: Vec<(K, S)> = Vec::new();
-        let mut emptied = false;
-        let mut oit = other.map.iter().peekable();
-        for (k, v) in self.map.iter_mut() {
-            while let Some((ok, ov)) = oit.next_if(|(ok, _)| *ok < k) {
-                let mut nv = ov.clone();
-                nv.drop_covered(mine, opts.prune);
-                if !(opts.prune && nv.is_bottom()) {
-                    if inserts.capacity() == 0 {
-                        inserts.reserve(other.map.len().min(1024));
-                    }
-                    inserts.push((ok.clone(), nv));
-                }
-            }
-            if let Some((_, ov)) = oit.next_if(|(ok, _)| *ok == k) {
-                v.join_store(mine, ov, theirs, opts);
-            } else {
-                v.drop_covered(theirs, opts.prune);
-            }
-            if opts.prune && v.is_bottom() {
-                emptied = true;
-            }
-        }
-        for (ok, ov) in oit {
-            let mut nv = ov.clone();
-            nv.drop_covered(mine, opts.prune);
-            if !(opts.prune && nv.is_bottom()) {
-                if inserts.capacity() == 0 {
-                    inserts.reserve(other.map.len().min(1024));
-                }
-                inserts.push((ok.clone(), nv));
-            }
-        }
-        if emptied {
-            self.map.retain(|_, v| !v.is_bottom());
-        }
-        if inserts.len() > 16 && inserts.len() * 8 > self.map.len() {
-            // Many new keys: rebuild from the two sorted sequences in linear time.
-            let old = std::mem::take(&mut self.map);
-            let mut all = Vec::with_capacity(old.len() + inserts.len());
-            all.extend(merge_sorted(old.into_iter(), inserts.into_iter()));
-            // Collecting a vector reuses its allocation; sorted input makes the sort a scan.
-            self.map = all.into_iter().collect();
+            self.join_keys(mine, other, theirs, opts);
         } else {
-            self.map.extend(inserts);
+            self.join_full(mine, Borrowed(other.map.chunks()), theirs, opts);
+        }
+    }
+
+    fn join_store_owned<C1: DotView<A>, C2: DotView<A>>(
+        &mut self,
+        mine: &C1,
+        other: Self,
+        theirs: &C2,
+    ) {
+        self.join_owned(mine, other, theirs);
+    }
+
+    fn rename(&mut self, r: &Retirement<A>) {
+        for v in self.map.values_mut() {
+            v.rename(r);
         }
     }
 
@@ -844,24 +1048,16 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
 
     fn hollow(&self) -> Self {
         Self {
-            map: self
-                .map
-                .iter()
-                .map(|(k, v)| (k.clone(), v.hollow()))
-                .collect(),
+            map: ChunkMap::from_sorted(self.map.iter().map(|(k, v)| (k.clone(), v.hollow()))),
         }
     }
 
     fn since(&self, seen: &VersionVector<A>) -> Self {
         Self {
-            map: self
-                .map
-                .iter()
-                .filter_map(|(k, v)| {
-                    let s = v.since(seen);
-                    (!s.is_bottom()).then(|| (k.clone(), s))
-                })
-                .collect(),
+            map: ChunkMap::from_sorted(self.map.iter().filter_map(|(k, v)| {
+                let s = v.since(seen);
+                (!s.is_bottom()).then(|| (k.clone(), s))
+            })),
         }
     }
 
@@ -884,7 +1080,7 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
 impl<K: Key + Encode + Decode, S: StoreCodec<A>, A: Actor> StoreCodec<A> for DotMap<K, S> {
     fn write_store<S2: Sink>(&self, s: &mut S2, t: &ActorTable<A>) {
         put_len(s, self.map.len());
-        for (k, v) in &self.map {
+        for (k, v) in self.map.iter() {
             s.item(k);
             v.write_store(s, t);
         }
@@ -892,7 +1088,7 @@ impl<K: Key + Encode + Decode, S: StoreCodec<A>, A: Actor> StoreCodec<A> for Dot
 
     fn read_store<B: Buf>(buf: &mut B, actors: &[A]) -> Result<Self, DecodeError> {
         let n = get_len(buf, 2)?;
-        let mut map = BTreeMap::new();
+        let mut b = Builder::default();
         let mut last: Option<K> = None;
         for _ in 0..n {
             let k = K::decode(buf)?;
@@ -901,30 +1097,10 @@ impl<K: Key + Encode + Decode, S: StoreCodec<A>, A: Actor> StoreCodec<A> for Dot
             }
             let v = S::read_store(buf, actors)?;
             last = Some(k.clone());
-            map.insert(k, v);
+            b.push(k, v);
         }
-        Ok(Self { map })
+        Ok(Self { map: b.finish() })
     }
-}
-
-/// Merges two ascending sequences with disjoint keys.
-fn merge_sorted<K: Ord, V>(
-    a: impl Iterator<Item = (K, V)>,
-    b: impl Iterator<Item = (K, V)>,
-) -> impl Iterator<Item = (K, V)> {
-    let mut a = a.peekable();
-    let mut b = b.peekable();
-    std::iter::from_fn(move || match (a.peek(), b.peek()) {
-        (Some((ka, _)), Some((kb, _))) => {
-            if ka <= kb {
-                a.next()
-            } else {
-                b.next()
-            }
-        }
-        (Some(_), None) => a.next(),
-        (None, _) => b.next(),
-    })
 }
 
 /// Collects the actors of every dot of a store.

@@ -33,9 +33,19 @@ pub enum ValidationError {
     /// A delta computed against a summary claims dots this replica has not seen.
     #[error("delta assumes dots this replica has not seen")]
     UnknownKeptDot,
-    /// Entries of a retired actor were found.
+    /// Entries of a retired actor were found: in a value that records the retirement, or in a
+    /// peer value that does not know of a retirement this replica has applied (a late message
+    /// from or about the retired actor).
     #[error("entry of a retired actor")]
     RetiredActor,
+    /// A retirement record is malformed (actor retired into itself, no events, overflowing
+    /// range).
+    #[error("malformed retirement record")]
+    InvalidRetirement,
+    /// Two values disagree about a retirement (the same actor retired twice in different ways,
+    /// or retired before events this replica holds).
+    #[error("conflicting retirement of an actor")]
+    ConflictingRetirement,
 }
 
 /// Why an actor could not be retired.
@@ -53,4 +63,15 @@ pub enum RetireError {
     /// Folding would overflow the surviving actor's counter.
     #[error("counter overflow while folding a retired actor")]
     Overflow,
+    /// One of the two actors is already retired.
+    #[error("actor already retired")]
+    AlreadyRetired,
+    /// The departed actor has no events here, or some of its (or the surviving actor's) events
+    /// are known only out of order, so its history here is not complete.
+    #[error("actor history incomplete on this replica")]
+    Incomplete,
+    /// The retirement record cannot be forgotten yet: this replica has not seen the surviving
+    /// actor's events up to the end of the renamed range.
+    #[error("retirement still needed by this replica")]
+    StillNeeded,
 }

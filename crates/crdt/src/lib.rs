@@ -93,6 +93,7 @@ mod sync;
 
 mod antientropy;
 mod causal;
+mod chunkmap;
 mod codec;
 mod context;
 mod counters;
@@ -110,7 +111,7 @@ pub mod laws;
 pub use antientropy::{AntiEntropy, ConfigError, SyncError, SyncMessage};
 pub use causal::{Causal, CausalDelta};
 pub use codec::Digest;
-pub use context::{CausalContext, DotView};
+pub use context::{CausalContext, DotView, Retirement};
 pub use counters::{GCounter, PnCounter};
 pub use dotstore::{DotFun, DotMap, DotSet, DotStore, Key, RegisterValue};
 pub use error::{RetireError, ValidationError};

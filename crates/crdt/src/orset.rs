@@ -126,7 +126,11 @@ impl<T: Key, A: Actor> OrSet<T, A> {
     /// ```
     pub fn add(&mut self, actor: A, x: T) -> Result<OrSetDelta<T, A>, CounterOverflow> {
         let dot = self.inner.ctx.next_dot(actor)?;
-        let entry = self.inner.store.map_mut().entry(x.clone()).or_default();
+        let entry = self
+            .inner
+            .store
+            .map_mut()
+            .get_or_insert_with(x.clone(), DotSet::default);
         let old = entry.as_slice();
         let mut dots = Vec::with_capacity(old.len() + 1);
         dots.extend_from_slice(old);

@@ -38,8 +38,61 @@ pub trait Crdt: Clone + PartialEq + fmt::Debug + Default {
     ///
     /// [`ValidationError`] when `other` is invalid; `self` is then unchanged.
     fn try_join(&mut self, other: &Self) -> Result<(), ValidationError> {
-        other.validate()?;
+        self.validate_peer(other)?;
         self.join(other);
+        Ok(())
+    }
+
+    /// Checks a peer's value before it is joined into `self`: `other.validate()` plus whatever
+    /// depends on this replica (for the causal types: retirements this replica applied that the
+    /// peer still references). Used by [`Crdt::try_join`] and [`Crdt::try_join_owned`].
+    ///
+    /// # Errors
+    ///
+    /// The first [`ValidationError`] found.
+    ///
+    /// ```
+    /// use quorate_crdt::{Crdt, GSet};
+    /// let a: GSet<u32> = [1].into_iter().collect();
+    /// assert!(a.validate_peer(&a.clone()).is_ok());
+    /// ```
+    fn validate_peer(&self, other: &Self) -> Result<(), ValidationError> {
+        other.validate()
+    }
+
+    /// Joins `other` into `self`, taking it by value: for a state received from the network
+    /// (already decoded, so already validated) or a replica being folded in and discarded.
+    /// Map-based types move the other side's new entries instead of cloning them; the result
+    /// is the same as [`Crdt::join`].
+    ///
+    /// ```
+    /// use quorate_crdt::{Crdt, OrSet};
+    /// let mut a = OrSet::<String, u8>::from_adds([(1, "x".to_string())])?;
+    /// let b = OrSet::<String, u8>::from_adds([(2, "y".to_string())])?;
+    /// a.join_owned(b);
+    /// assert_eq!(a.len(), 2);
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    fn join_owned(&mut self, other: Self) {
+        self.join(&other);
+    }
+
+    /// Validates `other`, then joins it by value ([`Crdt::join_owned`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ValidationError`] when `other` is invalid; `self` is then unchanged.
+    ///
+    /// ```
+    /// use quorate_crdt::{Crdt, GSet};
+    /// let mut a: GSet<u32> = [1].into_iter().collect();
+    /// a.try_join_owned([2].into_iter().collect())?;
+    /// assert_eq!(a.len(), 2);
+    /// # Ok::<(), quorate_crdt::ValidationError>(())
+    /// ```
+    fn try_join_owned(&mut self, other: Self) -> Result<(), ValidationError> {
+        self.validate_peer(&other)?;
+        self.join_owned(other);
         Ok(())
     }
 }

@@ -116,14 +116,67 @@ macro_rules! causal_type {
             pub fn context(&self) -> &$crate::context::CausalContext<A> {
                 &self.inner.ctx
             }
+
+            /// Retires the departed actor `departed` into `into`, the actor of this replica,
+            /// after Akka Distributed Data's pruning: its dots are renamed into a reserved range
+            /// of `into`'s counters and the retirement is recorded in the context, so the
+            /// version vector stops carrying it. Every replica that joins a value holding the
+            /// record applies the same rename, so replicas still converge and removes that
+            /// observed an old dot still remove the renamed one.
+            ///
+            /// Safety precondition (not checkable locally; the caller or a coordinator
+            /// collecting acknowledgements asserts it): `departed` has stopped writing and
+            /// *every* replica has seen all of its events; `into` is this replica's own actor
+            /// (only its owner may reserve its counters); one replica only retires a given
+            /// actor. Afterwards, `try_join` and `try_join_delta` reject with
+            /// [`ValidationError::RetiredActor`](crate::ValidationError::RetiredActor) any peer
+            /// value that still references `departed` without knowing the retirement (a late
+            /// message); the plain `join` renames such values instead, which is only correct
+            /// under the precondition.
+            ///
+            /// # Errors
+            ///
+            /// [`RetireError`](crate::RetireError): same actor, an actor already retired,
+            /// `departed` unknown or known with gaps here, counter overflow. The value is then
+            /// unchanged.
+            ///
+            /// ```
+            #[doc = concat!("let mut x = quorate_crdt::", $ex, "::new();")]
+            /// assert!(x.retire(&9, 1).is_err()); // nothing of actor 9 to retire
+            /// ```
+            pub fn retire(&mut self, departed: &A, into: A) -> Result<(), $crate::error::RetireError> {
+                self.inner.retire(departed, into)
+            }
+
+            /// Drops the retirement record of `actor`, once every replica holds it (after that
+            /// a late message from `actor` can no longer be recognised).
+            ///
+            /// # Errors
+            ///
+            /// [`RetireError::StillNeeded`](crate::RetireError::StillNeeded) when this replica
+            /// has not yet seen the surviving actor's events up to the end of the renamed range.
+            ///
+            /// ```
+            #[doc = concat!("let mut x = quorate_crdt::", $ex, "::new();")]
+            /// assert!(x.forget_retired(&9).is_ok()); // nothing recorded: nothing to do
+            /// ```
+            pub fn forget_retired(&mut self, actor: &A) -> Result<(), $crate::error::RetireError> {
+                self.inner.forget_retired(actor)
+            }
         }
 
         impl<$($bound)*> $crate::traits::Crdt for $name<$($gen),*> {
             fn join(&mut self, other: &Self) {
                 $crate::traits::Crdt::join(&mut self.inner, &other.inner);
             }
+            fn join_owned(&mut self, other: Self) {
+                $crate::traits::Crdt::join_owned(&mut self.inner, other.inner);
+            }
             fn validate(&self) -> Result<(), $crate::error::ValidationError> {
                 $crate::traits::Crdt::validate(&self.inner)
+            }
+            fn validate_peer(&self, other: &Self) -> Result<(), $crate::error::ValidationError> {
+                $crate::traits::Crdt::validate_peer(&self.inner, &other.inner)
             }
         }
 
