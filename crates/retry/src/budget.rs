@@ -285,6 +285,7 @@ pub struct WindowedBudget {
     tags: [AtomicU64; SLOTS],
     nets: [AtomicI64; SLOTS],
     slot: FastDiv,
+    ttl_ns: u64,
     reserve: i64,
     deposit: i64,
     withdraw: i64,
@@ -347,6 +348,7 @@ impl WindowedBudget {
             tags: core::array::from_fn(|_| AtomicU64::new(EMPTY)),
             nets: core::array::from_fn(|_| AtomicI64::new(0)),
             slot: FastDiv::new(ttl_ns / SLOTS as u64),
+            ttl_ns,
             reserve,
             deposit,
             withdraw,
@@ -365,7 +367,7 @@ impl WindowedBudget {
     /// ```
     #[must_use]
     pub fn ttl(&self) -> Duration {
-        Duration::from_nanos(self.slot.divisor() * SLOTS as u64)
+        Duration::from_nanos(self.ttl_ns)
     }
 
     /// Retries that could be granted right now (ignoring pending expiry): the whole-retry part

@@ -168,3 +168,15 @@ fn non_finite_and_negative_floats_are_rejected_everywhere() {
     assert!(AdaptiveThrottle::new(2.0, Duration::ZERO).is_err());
     assert!(AdaptiveThrottle::new(2.0, Duration::MAX).is_err());
 }
+
+/// The ttl reads back as given, even when it is not a multiple of ten slots.
+#[test]
+fn windowed_ttl_reads_back_exactly() {
+    for ttl in [
+        Duration::from_nanos(1_000_000_007),
+        Duration::from_millis(1500),
+        Duration::from_secs(60),
+    ] {
+        assert_eq!(WindowedBudget::new(ttl, 0, 0.1).unwrap().ttl(), ttl);
+    }
+}
