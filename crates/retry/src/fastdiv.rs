@@ -16,11 +16,6 @@ impl FastDiv {
     }
 
     #[inline]
-    pub(crate) const fn divisor(self) -> u64 {
-        self.d
-    }
-
-    #[inline]
     pub(crate) const fn div(self, n: u64) -> u64 {
         // q <= n / d and q >= n / d - 2, so the remainder is below 3d.
         let mut q = ((n as u128 * self.m as u128) >> 64) as u64;
