@@ -15,7 +15,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use quorate_quorum::{
-    CommitTracker, Exponential, Hierarchical, MajorityConfig, Votes, Wars, availability, check_intersection,
+    CommitTracker, Exponential, Hierarchical, MajorityConfig, Votes, Wars, availability,
+    check_intersection,
 };
 use quorum_set::{QuorumSet, VecProgress};
 use raft::prelude::{ConfChangeSingle, ConfChangeType};
@@ -53,8 +54,13 @@ fn committed_index(c: &mut Criterion) {
         for (i, &a) in acked.iter().enumerate() {
             raft.get_mut(i as u64 + 1).expect("voter").maybe_update(a);
         }
-        assert_eq!(raft.maximal_committed_index().0, ours.committed_index(&acked));
-        g.bench_function(BenchmarkId::new("raft", n), |b| b.iter(|| black_box(&mut raft).maximal_committed_index()));
+        assert_eq!(
+            raft.maximal_committed_index().0,
+            ours.committed_index(&acked)
+        );
+        g.bench_function(BenchmarkId::new("raft", n), |b| {
+            b.iter(|| black_box(&mut raft).maximal_committed_index())
+        });
     }
     g.finish();
 }
@@ -83,7 +89,8 @@ fn incremental_commit(c: &mut Criterion) {
             b.iter(|| {
                 slot = if slot + 1 == n { 0 } else { slot + 1 };
                 vals[slot] += 1;
-                qs.update_progress(&black_box(slot as u64 + 1), black_box(vals[slot])).copied()
+                qs.update_progress(&black_box(slot as u64 + 1), black_box(vals[slot]))
+                    .copied()
             })
         });
 
@@ -115,7 +122,9 @@ fn vote_tally(c: &mut Criterion) {
             votes.record(slot, true);
         }
         votes.record(granted, false);
-        g.bench_with_input(BenchmarkId::new("quorate", n), &votes, |b, v| b.iter(|| ours.vote_result(black_box(v))));
+        g.bench_with_input(BenchmarkId::new("quorate", n), &votes, |b, v| {
+            b.iter(|| ours.vote_result(black_box(v)))
+        });
 
         let mut raft = raft_tracker(n);
         raft.reset_votes();
@@ -124,7 +133,9 @@ fn vote_tally(c: &mut Criterion) {
         }
         raft.record_vote(granted as u64 + 1, false);
         assert_eq!(format!("{:?}", raft.tally_votes().2), "Pending");
-        g.bench_function(BenchmarkId::new("raft", n), |b| b.iter(|| black_box(&raft).tally_votes()));
+        g.bench_function(BenchmarkId::new("raft", n), |b| {
+            b.iter(|| black_box(&raft).tally_votes())
+        });
 
         // quorum-set has no tally; its closest operation is "is the yes set a quorum".
         let voters: BTreeSet<u64> = (1..=n as u64).collect();
@@ -143,11 +154,15 @@ fn analysis(c: &mut Criterion) {
     let fail: Vec<f64> = (0..20).map(|i| 0.01 + 0.01 * (i % 5) as f64).collect();
     let mut g = c.benchmark_group("intersection_20");
     g.sample_size(10);
-    g.bench_function("quorate", |b| b.iter(|| check_intersection(black_box(&h), black_box(&h))));
+    g.bench_function("quorate", |b| {
+        b.iter(|| check_intersection(black_box(&h), black_box(&h)))
+    });
     g.finish();
     let mut g = c.benchmark_group("availability_20");
     g.sample_size(10);
-    g.bench_function("quorate", |b| b.iter(|| availability(black_box(&h), black_box(&fail))));
+    g.bench_function("quorate", |b| {
+        b.iter(|| availability(black_box(&h), black_box(&fail)))
+    });
     g.finish();
 }
 
@@ -156,9 +171,18 @@ fn pbs(c: &mut Criterion) {
     let wars = Wars::new(3, 1, 1, e, e, e, e).expect("valid");
     let mut g = c.benchmark_group("pbs_t_visibility_1m");
     g.sample_size(10);
-    g.bench_function("quorate", |b| b.iter(|| wars.t_visibility(black_box(&[0.0, 1.0, 10.0]), 1_000_000, 7)));
+    g.bench_function("quorate", |b| {
+        b.iter(|| wars.t_visibility(black_box(&[0.0, 1.0, 10.0]), 1_000_000, 7))
+    });
     g.finish();
 }
 
-criterion_group!(benches, committed_index, incremental_commit, vote_tally, analysis, pbs);
+criterion_group!(
+    benches,
+    committed_index,
+    incremental_commit,
+    vote_tally,
+    analysis,
+    pbs
+);
 criterion_main!(benches);
