@@ -26,8 +26,17 @@
 //! | document / record | [`OrMap`] of the above | reset-remove | the nested values' dots |
 //!
 //! The causal context is one counter per actor once deltas arrive contiguously; the dot cloud
-//! holds only dots received out of order and shrinks back as gaps close. Counter entries of
-//! departed actors can be folded away with [`GCounter::retire`] / [`PnCounter::retire`].
+//! holds only dots received out of order and shrinks back as gaps close. Without retirement the
+//! context keeps one counter per actor that ever wrote, so it grows with actor churn; departed
+//! actors are folded away with [`GCounter::retire`] / [`PnCounter::retire`] for counters and
+//! [`OrSet::retire`] (and the same method on [`RwSet`], [`MvReg`], [`EwFlag`], [`OrMap`]) for
+//! the causal types, after Akka Distributed Data's pruning: the departed actor's dots are
+//! renamed, identically on every replica, into a range of the surviving actor's counters, and
+//! a small [`Retirement`] record (two actors, two counters) replaces its vector entry until
+//! every replica holds it (then `forget_retired` drops it). Precondition: every replica has
+//! seen all of the departed actor's events; afterwards `try_join`/`try_join_delta` reject a
+//! peer value that still references the departed actor with
+//! [`ValidationError::RetiredActor`] rather than resurrect what it wrote.
 //!
 //! # Syncing
 //!
@@ -79,8 +88,8 @@
 //!   across replicas).
 //! * `try_join`, `try_join_delta` and the decoders check every invariant (dot outside its
 //!   context, dot used twice, empty entry, uncompacted context, zero or retired counter entry,
-//!   a `delta_since` answer computed against a summary this replica does not have) in linear
-//!   time, and on error leave the replica untouched. Decoders never panic and never allocate
+//!   a `delta_since` answer computed against a summary this replica does not have, a reference
+//!   to an actor this replica retired) in linear time, and on error leave the replica untouched. Decoders never panic and never allocate
 //!   from an unchecked length.
 //! * Mutation deltas name the keys they touch; a hand-built delta whose context covers dots of
 //!   keys it does not name is applied to the named keys only. Deltas from peers running this

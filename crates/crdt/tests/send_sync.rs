@@ -20,6 +20,8 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<CausalContext<u64>>();
     assert_send_sync::<AntiEntropy<OrSet<String, u64>, u64>>();
     assert_send_sync::<SyncMessage<GCounter<u64>, u64>>();
+    assert_send_sync::<Retirement<u64>>();
+    assert_send_sync::<RetireError>();
     assert_send_sync::<ValidationError>();
     assert_send_sync::<SyncError>();
     assert_send_sync::<Digest>();
