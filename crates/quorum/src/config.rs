@@ -950,7 +950,8 @@ impl JointConfig {
     }
 
     /// The same voters with the halves swapped (outgoing becomes incoming).
-    /// Decisions never change under the swap; slots are reassigned.
+    /// Decisions never change under the swap; slots are reassigned. A
+    /// configuration that is not joint is returned unchanged.
     ///
     /// # Errors
     ///
@@ -964,9 +965,13 @@ impl JointConfig {
     /// # Ok(()) }
     /// ```
     pub fn swapped(&self) -> Result<JointConfig, ConfigError> {
-        let out: Vec<u64> = self
-            .outgoing
-            .unwrap_or_default()
+        // Not joint: there is no outgoing half to swap in. (Making the
+        // incoming half outgoing would leave an empty incoming half, which
+        // the `NeverQuorum` convention treats as stuck.)
+        let Some(outgoing) = self.outgoing else {
+            return Ok(self.clone());
+        };
+        let out: Vec<u64> = outgoing
             .iter()
             .filter_map(|s| self.ids.get(s).copied())
             .collect();

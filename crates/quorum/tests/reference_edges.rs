@@ -227,3 +227,39 @@ fn sampling_stays_within_its_bound() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+#[test]
+fn swapping_a_non_joint_config_changes_nothing_under_either_convention() -> Result<(), ConfigError>
+{
+    use quorate_quorum::EmptyConfig;
+    for empty in [EmptyConfig::AlwaysQuorum, EmptyConfig::NeverQuorum] {
+        let c = JointConfig::builder()
+            .incoming([1, 2, 3])
+            .empty_config(empty)
+            .build()?;
+        let s = c.swapped()?;
+        let acked = [5, 7, 9];
+        assert_eq!(
+            s.committed_index(&acked),
+            c.committed_index(&acked),
+            "{empty:?}"
+        );
+        assert_eq!(c.committed_index(&acked), 7);
+        let mut v = Votes::new();
+        v.record(0, true);
+        v.record(1, true);
+        assert_eq!(s.vote_result(&v), VoteResult::Won, "{empty:?}");
+        // A joint configuration with an empty half stays symmetric too.
+        let j = JointConfig::builder()
+            .incoming([1, 2, 3])
+            .outgoing([])
+            .empty_config(empty)
+            .build()?;
+        assert_eq!(
+            j.swapped()?.committed_index(&acked),
+            j.committed_index(&acked),
+            "{empty:?}"
+        );
+    }
+    Ok(())
+}
