@@ -303,7 +303,10 @@ impl<A: Actor, V> DvvSet<A, V> {
     }
 
     /// Merges two sets (Riak `sync/2`): the union of the histories, keeping exactly the values
-    /// that neither side has causally overwritten. Commutative, associative and idempotent.
+    /// that neither side has causally overwritten. Commutative, associative and idempotent up
+    /// to the order of the anonymous values: when neither history is less than the other, the
+    /// anonymous values are the union of both sides with each distinct value kept once (Riak's
+    /// `sets:from_list(V1 ++ V2)`), this set's first.
     ///
     /// ```
     /// use quorate_clocks::DvvSet;
@@ -323,8 +326,10 @@ impl<A: Actor, V> DvvSet<A, V> {
         } else if other.less(self) {
             self.anonymous.clone()
         } else {
-            let mut all = self.anonymous.clone();
-            for v in &other.anonymous {
+            // Riak keeps `sets:from_list(V1 ++ V2)`: each distinct value once, duplicates
+            // within either side included.
+            let mut all: Vec<V> = Vec::with_capacity(self.anonymous.len() + other.anonymous.len());
+            for v in self.anonymous.iter().chain(&other.anonymous) {
                 if !all.contains(v) {
                     all.push(v.clone());
                 }

@@ -622,7 +622,12 @@ impl<W: WallClock> HybridClock<W> {
     /// # Errors
     ///
     /// As [`recv`](Self::recv), except that it never overflows the counter (it issues no
-    /// stamp). The clock is unchanged on error.
+    /// stamp), and that the checks run only when `remote` is ahead of the clock's state: a
+    /// remote stamp at or below the last stamp issued or observed changes nothing and is
+    /// accepted without reading the wall clock (so, unlike CockroachDB's
+    /// `UpdateAndCheckMaxOffset`, it is not reported even when the state itself runs more
+    /// than `max_offset` ahead of the wall, for example after a backward step). The clock is
+    /// unchanged on error.
     #[inline]
     pub fn observe(&self, remote: Timestamp) -> Result<(), RecvError> {
         if remote.as_u64() <= self.state.load(Ordering::Acquire) {

@@ -6,9 +6,6 @@ use crate::codec::{Decode, DecodeError, Encode, get_varint, put_varint, varint_l
 use crate::dot::CounterOverflow;
 use crate::sync::{AtomicU64, Ordering};
 
-/// Above this value `tick` switches from `fetch_add` to a checked CAS, so it can never wrap.
-const FETCH_ADD_LIMIT: u64 = u64::MAX - (1 << 40);
-
 /// A plain (single-owner) Lamport clock: a counter that orders events consistently with
 /// happens-before.
 ///
@@ -124,8 +121,10 @@ impl Decode for Lamport {
 
 /// A thread-safe Lamport clock: one atomic counter shared by all threads of a node.
 ///
-/// Same rules as [`Lamport`], lock-free: `tick` is one `fetch_add`, `observe` a load plus (only
-/// when the remote is ahead) one `fetch_max`.
+/// Same rules as [`Lamport`], lock-free: `tick` and `recv` are a checked compare-and-swap (one
+/// load and one CAS when uncontended; never a wrapping `fetch_add`, since a concurrent receive
+/// may move the clock to `u64::MAX` at any moment), `observe` a load plus (only when the remote
+/// is ahead) one `fetch_max`.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -185,11 +184,10 @@ impl LamportClock {
     /// [`CounterOverflow`] at `u64::MAX`; the clock is unchanged.
     #[inline]
     pub fn tick(&self) -> Result<u64, CounterOverflow> {
-        if self.time.load(Ordering::Relaxed) < FETCH_ADD_LIMIT {
-            // Fewer than 2^40 concurrent ticks can start between the load and the add, so this
-            // cannot wrap.
-            return Ok(self.time.fetch_add(1, Ordering::AcqRel) + 1);
-        }
+        // A checked compare-and-swap, not `fetch_add`: a concurrent `recv`/`observe` may move the
+        // clock to `u64::MAX` between any check and an unconditional add, which would then wrap
+        // the shared counter to 0 (found by the loom model
+        // `lamport_tick_never_wraps_past_a_concurrent_jump`).
         self.update(|t| t.checked_add(1))
     }
 

@@ -150,11 +150,13 @@ impl PruningPolicy {
             if rest.len() <= self.small {
                 break;
             }
-            let age = now.saturating_sub(*t);
-            if age < young {
+            // Signed, as in Riak: an entry stamped after `now` (a clock stepped back) has a
+            // negative age, younger than any `young`, and stops the pruning.
+            let age = i128::from(now) - i128::from(*t);
+            if age < i128::from(young) {
                 break;
             }
-            if rest.len() > self.big || age > old {
+            if rest.len() > self.big || age > i128::from(old) {
                 out.push(*actor);
                 rest = tail;
             } else {

@@ -217,9 +217,11 @@ impl<W: WallClock, M: MonotonicClock> UncertainClock<W, M> {
             };
         };
         let elapsed = self.mono.now_nanos().saturating_sub(sync.mono);
-        let drift =
-            u64::try_from(u128::from(elapsed) * u128::from(self.max_drift_ppb) / 1_000_000_000)
-                .unwrap_or(u64::MAX);
+        // Rounded up: the interval must widen, never narrow, by the sub-nanosecond remainder.
+        let drift = u64::try_from(
+            (u128::from(elapsed) * u128::from(self.max_drift_ppb)).div_ceil(1_000_000_000),
+        )
+        .unwrap_or(u64::MAX);
         let error = sync.error.saturating_add(drift);
         let status = if elapsed > self.free_running_after {
             ClockStatus::FreeRunning

@@ -89,3 +89,27 @@ fn lamport_ticks_unique() {
         assert_eq!(all.len(), 4);
     });
 }
+
+/// A tick racing a jump of the clock to `u64::MAX` (a peer's stamp at the top of the range)
+/// must fail with an overflow error, never wrap the shared counter to 0.
+#[test]
+fn lamport_tick_never_wraps_past_a_concurrent_jump() {
+    for jump in [0u8, 1] {
+        loom::model(move || {
+            let clock = Arc::new(LamportClock::new());
+            let c = Arc::clone(&clock);
+            let t = thread::spawn(move || {
+                if jump == 0 {
+                    c.observe(u64::MAX);
+                } else {
+                    assert_eq!(c.recv(u64::MAX - 1), Ok(u64::MAX));
+                }
+            });
+            let mine = clock.tick();
+            t.join().unwrap();
+            assert!(matches!(mine, Ok(1) | Err(_)), "tick returned {mine:?}");
+            assert_eq!(clock.get(), u64::MAX, "the counter wrapped");
+            assert!(clock.tick().is_err());
+        });
+    }
+}
