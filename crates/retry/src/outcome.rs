@@ -28,7 +28,10 @@ use core::time::Duration;
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum OutcomeClass {
     /// The request never left the client (connect refused, pool empty): safe to retry, and it
-    /// spends no budget because the server saw nothing.
+    /// spends no budget because the server saw nothing (gRFC A6 likewise keeps transparent
+    /// retries out of its throttle). Unlike gRPC's transparent retries, an unsent attempt
+    /// still counts toward [`RetryPolicy::with_max_attempts`](crate::RetryPolicy::with_max_attempts),
+    /// so a dependency that refuses every connection cannot loop a caller that set no deadline.
     #[error("request not sent")]
     NotSent,
     /// The server shed the request (429, `RESOURCE_EXHAUSTED`, "slow down"): it did not happen.
