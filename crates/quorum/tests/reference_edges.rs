@@ -263,3 +263,29 @@ fn swapping_a_non_joint_config_changes_nothing_under_either_convention() -> Resu
     }
     Ok(())
 }
+
+#[test]
+fn weights_near_u64_max() -> Result<(), Box<dyn std::error::Error>> {
+    use quorate_quorum::Weighted;
+    let half = u64::MAX / 2;
+    // Sums to exactly u64::MAX: accepted, and subset sums never overflow.
+    let w = Weighted::majority(vec![half, half, 1])?;
+    assert_eq!(w.total(), u64::MAX);
+    assert_eq!(w.threshold(), half + 1);
+    assert!(!w.is_quorum(NodeSet::from_bits(0b001)));
+    assert!(w.is_quorum(NodeSet::from_bits(0b011)));
+    assert!(w.is_quorum(NodeSet::from_bits(0b101)));
+    assert!(!w.is_quorum(NodeSet::from_bits(0b100)));
+    assert_eq!(fault_tolerance(&w)?.tolerated, Some(1));
+    assert_eq!(check_intersection(&w, &w)?, None);
+    // One more and the total overflows.
+    assert_eq!(
+        Weighted::majority(vec![half, half, 2]),
+        Err(ConfigError::WeightOverflow)
+    );
+    assert_eq!(
+        Weighted::new(vec![u64::MAX, 1], 1),
+        Err(ConfigError::WeightOverflow)
+    );
+    Ok(())
+}
