@@ -123,7 +123,11 @@ pub struct Classification {
     /// What the failure means.
     pub class: OutcomeClass,
     /// Server pushback (`Retry-After`, gRPC `grpc-retry-pushback-ms`): the earliest the server
-    /// wants to see a retry. The planner clamps it to the backoff cap and the deadline.
+    /// wants to see a retry. The planner waits the longer of it (clamped to the backoff cap)
+    /// and the jittered backoff, and gives up if that passes the deadline. gRFC A6 differs:
+    /// a gRPC client retries after exactly the pushback (even if shorter than the backoff) and
+    /// then restarts its backoff from `initialBackoff`; this crate treats pushback as a floor,
+    /// as HTTP `Retry-After` is, and keeps the backoff growing.
     pub retry_after: Option<Duration>,
 }
 
