@@ -508,7 +508,24 @@ impl<A: Actor, V> DvvSet<A, V> {
     /// ```
     pub fn reconcile(&self, f: impl FnOnce(Vec<&V>) -> V) -> Self {
         let v = f(self.values());
-        Self::with_context(&self.join(), v)
+        self.history_with(v)
+    }
+
+    /// This set's history, entry for entry (counter-0 entries included, as Riak's `join/1`
+    /// keeps them), with `value` as the only (anonymous) value.
+    fn history_with(&self, value: V) -> Self {
+        Self {
+            entries: self
+                .entries
+                .iter()
+                .map(|e| Entry {
+                    actor: e.actor.clone(),
+                    counter: e.counter,
+                    values: Vec::new(),
+                })
+                .collect(),
+            anonymous: vec![value],
+        }
     }
 
     /// The newest value by `le` (a "less than or equal" on values), among the anonymous values
@@ -558,7 +575,7 @@ impl<A: Actor, V> DvvSet<A, V> {
                     .collect(),
                 anonymous: Vec::new(),
             },
-            None => Self::with_context(&self.join(), v.clone()),
+            None => self.history_with(v.clone()),
         }
     }
 

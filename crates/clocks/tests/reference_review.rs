@@ -349,3 +349,35 @@ fn a_zero_entry_never_decodes() {
         Ok([(3u32, 1u64)].into_iter().collect())
     );
 }
+
+/// Riak's `reconcile/2` and the anonymous branch of `lww/2` rebuild the set with
+/// `new(join(C), [V])`, and `join/1` keeps every entry, counter 0 included (`equal_test` and
+/// `size_test` build such entries): the histories must come back entry for entry.
+#[test]
+fn dvvset_reconcile_and_lww_keep_every_entry_of_the_history() {
+    let a: DvvSet<&str, &str> = DvvSet::from_parts(
+        vec![
+            ("a", 4, vec!["v5", "v0"]),
+            ("b", 0, vec![]),
+            ("c", 1, vec!["v3"]),
+        ],
+        vec!["v9"],
+    )
+    .unwrap();
+    let hist = |v| {
+        DvvSet::from_parts(
+            vec![("a", 4, vec![]), ("b", 0, vec![]), ("c", 1, vec![])],
+            vec![v],
+        )
+        .unwrap()
+    };
+    let r = a.reconcile(|vs| *vs.into_iter().max().unwrap());
+    assert_eq!(r, hist("v9"));
+    // Riak's equal/2 also compares the number of values per entry: not equal to `a`.
+    assert!(!r.equal(&a));
+    assert!(r.equal(&hist("other")));
+    let l = a.lww(|x, y| x <= y);
+    assert_eq!(l, hist("v9"));
+    assert!(!l.equal(&a));
+    assert_eq!(a.ids().copied().collect::<Vec<_>>(), ["a", "b", "c"]);
+}
