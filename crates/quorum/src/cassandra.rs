@@ -217,6 +217,12 @@ impl Replication {
 
     /// Cassandra's `blockFor` (reads) or `blockForWrite` (writes).
     ///
+    /// As in Cassandra, the count does not shrink to fit the replicas: `TWO`
+    /// and `THREE` still require 2 and 3 acks with fewer replicas, and a local
+    /// level in a datacenter with no replicas still requires one (Cassandra
+    /// answers such requests with an `UnavailableException`; here no set of
+    /// acks satisfies them).
+    ///
     /// # Errors
     ///
     /// [`ConsistencyError::AnyIsWriteOnly`] for `ANY` reads.

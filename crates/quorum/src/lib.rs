@@ -19,8 +19,9 @@
 //! | the same, one ack at a time | [`CommitTracker`] |
 //! | "has this write reached its quorum?" from many threads | [`AckTracker`] |
 //! | zone-aware commit (an index must reach two zones) | [`JointConfig::committed_index_grouped`] |
-//! | other quorum shapes | [`Threshold`], [`ReadWriteQuorums`], [`Weighted`], [`Grid`], [`Hierarchical`], [`FlexiblePaxos`], [`Joint`], or implement [`QuorumSystem`] |
+//! | other quorum shapes | [`Threshold`], [`ReadWriteQuorums`], [`Weighted`], [`Grid`], [`Hierarchical`] (ZooKeeper groups and weights), [`FlexiblePaxos`], [`Joint`], or implement [`QuorumSystem`] |
 //! | Cassandra consistency levels | [`Replication`], [`ConsistencyLevel`] |
+//! | etcd's `Describe` table and `∞` for "everything committed" | [`MajorityConfig::describe`], [`JointConfig::describe`], [`IndexDisplay`] |
 //! | do two quorum systems intersect? | [`check_intersection`] |
 //! | failures survived, probability a quorum is up | [`fault_tolerance`], [`availability`], [`availability_sampled`], [`FailureProbabilities`] |
 //! | is a membership change safe? | [`check_single_server_change`], [`check_joint_change`] |
