@@ -77,7 +77,9 @@ pub enum OverflowPolicy {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HlcConfig {
     /// How far ahead of the local wall clock a remote stamp may be (inclusive). Default
-    /// 500 ms. Must be below 2^62 ns (about 146 years).
+    /// 500 ms. Must be below 2^62 ns (about 146 years). Zero is a real limit (nothing ahead
+    /// of the wall clock is accepted, as with uhlc's `delta` of 0), not CockroachDB's "0
+    /// disables the check": to accept every offset use [`OffsetPolicy::AcceptAndCount`].
     pub max_offset: Duration,
     /// What to do with remote stamps beyond `max_offset`. Default: reject.
     pub offset_policy: OffsetPolicy,
@@ -190,7 +192,8 @@ pub struct HlcStats {
     pub forward_jumps: u64,
     /// Backward wall-clock jumps detected (needs [`HybridClock::with_jump_detection`]).
     pub backward_jumps: u64,
-    /// Stamps `now` issued above the persisted upper bound (extend the bound earlier).
+    /// Stamps `now` or `recv` issued above the persisted upper bound (extend the bound
+    /// earlier).
     pub bound_overruns: u64,
 }
 
@@ -593,6 +596,9 @@ impl<W: WallClock> HybridClock<W> {
                 Ok(_) => {
                     if next & LOGICAL_MASK == 0 && next != pt {
                         bump(&self.counters.carries);
+                    }
+                    if next > bound {
+                        bump(&self.counters.bound_overruns);
                     }
                     if next == pt || cur.wrapping_sub(pt) > self.backward_threshold() {
                         self.check_jump(wall);

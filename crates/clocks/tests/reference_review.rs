@@ -381,3 +381,17 @@ fn dvvset_reconcile_and_lww_keep_every_entry_of_the_history() {
     assert!(!l.equal(&a));
     assert_eq!(a.ids().copied().collect::<Vec<_>>(), ["a", "b", "c"]);
 }
+
+/// A stamp issued above the persisted upper bound is counted whichever path issued it.
+#[test]
+fn bound_overruns_are_counted_by_recv_as_by_now() {
+    let (_, c) = clock_at(T0, Duration::from_secs(1));
+    let b = c.upper_bound_for(Duration::from_secs(1));
+    c.extend_upper_bound(b);
+    c.restore(b);
+    let t = c.recv(Timestamp::from_parts(T0, 0)).unwrap();
+    assert!(t > b);
+    assert_eq!(c.stats().bound_overruns, 1);
+    assert!(c.now() > t);
+    assert_eq!(c.stats().bound_overruns, 2);
+}
