@@ -173,7 +173,8 @@ pub const fn varint_len(v: u64) -> usize {
 /// Reads a varint item count and checks it against the remaining input.
 ///
 /// `min_item_size` is the fewest bytes one item can occupy; a count that could not fit in the
-/// remaining bytes is rejected before the caller allocates anything for it.
+/// remaining bytes is rejected before the caller allocates anything for it. A `min_item_size`
+/// of 0 counts as 1, so the count never exceeds the remaining input whatever the caller passes.
 ///
 /// ```
 /// use quorate_clocks::{get_len, DecodeError};
@@ -190,7 +191,7 @@ pub fn get_len<B: Buf>(buf: &mut B, min_item_size: usize) -> Result<usize, Decod
     let remaining = buf.remaining();
     let fits = usize::try_from(len)
         .ok()
-        .and_then(|n| n.checked_mul(min_item_size))
+        .and_then(|n| n.checked_mul(min_item_size.max(1)))
         .is_some_and(|bytes| bytes <= remaining);
     if !fits {
         return Err(DecodeError::LengthTooLarge { len, remaining });

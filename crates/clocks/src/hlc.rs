@@ -660,16 +660,14 @@ impl<W: WallClock> HybridClock<W> {
                 max_offset: self.config.max_offset,
             });
         }
-        if remote.physical_nanos().saturating_sub(wall) > self.max_offset {
-            if self.config.offset_policy == OffsetPolicy::Reject {
-                bump(&self.counters.offset_rejected);
-                return Err(RecvError::RemoteTooFarAhead {
-                    remote,
-                    local_nanos: wall,
-                    max_offset: self.config.max_offset,
-                });
-            }
-            bump(&self.counters.offset_accepted);
+        let too_far = remote.physical_nanos().saturating_sub(wall) > self.max_offset;
+        if too_far && self.config.offset_policy == OffsetPolicy::Reject {
+            bump(&self.counters.offset_rejected);
+            return Err(RecvError::RemoteTooFarAhead {
+                remote,
+                local_nanos: wall,
+                max_offset: self.config.max_offset,
+            });
         }
         let bound = self.bound.load(Ordering::Relaxed);
         if remote.as_u64() > bound {
@@ -677,6 +675,10 @@ impl<W: WallClock> HybridClock<W> {
                 remote,
                 bound: Timestamp::from_u64(bound),
             });
+        }
+        if too_far {
+            // Counted only once the stamp is known to be accepted.
+            bump(&self.counters.offset_accepted);
         }
         Ok(())
     }

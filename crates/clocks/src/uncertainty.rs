@@ -201,6 +201,10 @@ impl<W: WallClock, M: MonotonicClock> UncertainClock<W, M> {
 
     /// The current uncertainty interval and status.
     ///
+    /// The interval is `[t - e, t + e]` for the wall reading `t`, where `e` is the error bound
+    /// of the last sync plus `max_drift_ppb * elapsed / 10^9` rounded up (so the interval
+    /// never narrows below the true bound), saturating at 0 and `u64::MAX`.
+    ///
     /// ```
     /// use quorate_clocks::{SystemClock, UncertainClock};
     /// let clock = UncertainClock::new(SystemClock, SystemClock, 0);

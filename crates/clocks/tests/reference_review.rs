@@ -395,3 +395,39 @@ fn bound_overruns_are_counted_by_recv_as_by_now() {
     assert!(c.now() > t);
     assert_eq!(c.stats().bound_overruns, 2);
 }
+
+// ---------------------------------------------------------------- codecs
+
+/// A count is always bounded by the remaining input, even when a caller passes a minimum item
+/// size of 0 (which would make the check vacuous and let a 10-byte varint size an allocation).
+#[test]
+fn get_len_bounds_the_count_even_for_a_zero_item_size() {
+    use quorate_clocks::{DecodeError, get_len, put_varint};
+    let mut buf = Vec::new();
+    put_varint(&mut buf, u64::MAX);
+    assert!(matches!(
+        get_len(&mut &buf[..], 0),
+        Err(DecodeError::LengthTooLarge { .. })
+    ));
+    assert_eq!(get_len(&mut &[2, 7, 7][..], 0), Ok(2));
+    assert!(get_len(&mut &[3, 7, 7][..], 0).is_err());
+}
+
+/// `offset_accepted` counts stamps actually accepted: one refused for passing the persisted
+/// upper bound is not counted.
+#[test]
+fn a_stamp_refused_for_the_bound_is_not_counted_as_accepted() {
+    let mut cfg = HlcConfig::default();
+    cfg.offset_policy = quorate_clocks::OffsetPolicy::AcceptAndCount;
+    let c = HybridClock::with_config(ManualClock::new(T0), cfg).unwrap();
+    c.extend_upper_bound(c.upper_bound_for(Duration::from_secs(1)));
+    let far = Timestamp::from_parts(T0 + 5_000_000_000, 0);
+    assert!(matches!(
+        c.observe(far),
+        Err(RecvError::AboveUpperBound { .. })
+    ));
+    assert_eq!(c.stats().offset_accepted, 0);
+    let near_far = Timestamp::from_parts(T0 + 600_000_000, 0);
+    c.observe(near_far).unwrap();
+    assert_eq!(c.stats().offset_accepted, 1);
+}
