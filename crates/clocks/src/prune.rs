@@ -32,6 +32,7 @@ use crate::vv::VersionVector;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawPolicy"))]
 pub struct PruningPolicy {
     small: usize,
     big: usize,
@@ -225,5 +226,24 @@ impl PruningPolicy {
             set.remove_actor(a);
         }
         victims.len()
+    }
+}
+
+/// The unvalidated serde form of [`PruningPolicy`]; deserializing goes through
+/// [`PruningPolicy::new`].
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawPolicy {
+    small: usize,
+    big: usize,
+    young: Duration,
+    old: Duration,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawPolicy> for PruningPolicy {
+    type Error = InvalidPruningPolicy;
+    fn try_from(r: RawPolicy) -> Result<Self, Self::Error> {
+        Self::new(r.small, r.big, r.young, r.old)
     }
 }

@@ -33,8 +33,12 @@ pub enum ClockStatus {
 /// assert!(i.contains(15) && !i.contains(21));
 /// assert_eq!(i.width(), 10);
 /// ```
+///
+/// With the `serde` feature, deserializing an interval whose `earliest` is after its `latest`
+/// fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawInterval"))]
 pub struct TimeInterval {
     /// True time is at or after this.
     pub earliest: u64,
@@ -59,13 +63,13 @@ impl TimeInterval {
         }
     }
 
-    /// `latest - earliest`.
+    /// `latest - earliest` (0 for a hand-built interval with the ends reversed).
     ///
     /// ```
     /// assert_eq!(quorate_clocks::TimeInterval::new(1, 4).width(), 3);
     /// ```
     pub const fn width(self) -> u64 {
-        self.latest - self.earliest
+        self.latest.saturating_sub(self.earliest)
     }
 
     /// Whether `t` lies within the interval (inclusive).
@@ -75,6 +79,28 @@ impl TimeInterval {
     /// ```
     pub const fn contains(self, t: u64) -> bool {
         self.earliest <= t && t <= self.latest
+    }
+}
+
+/// The unvalidated serde form of [`TimeInterval`].
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawInterval {
+    earliest: u64,
+    latest: u64,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawInterval> for TimeInterval {
+    type Error = &'static str;
+    fn try_from(r: RawInterval) -> Result<Self, Self::Error> {
+        if r.earliest > r.latest {
+            return Err("interval earliest is after latest");
+        }
+        Ok(Self {
+            earliest: r.earliest,
+            latest: r.latest,
+        })
     }
 }
 

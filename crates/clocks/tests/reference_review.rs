@@ -431,3 +431,33 @@ fn a_stamp_refused_for_the_bound_is_not_counted_as_accepted() {
     c.observe(near_far).unwrap();
     assert_eq!(c.stats().offset_accepted, 1);
 }
+
+// ---------------------------------------------------------------- interval invariants
+
+/// `earliest <= latest` holds for every interval a peer can send: deserializing a reversed
+/// one fails, and `width` of a hand-built reversed one does not panic.
+#[cfg(feature = "serde")]
+#[test]
+fn reversed_intervals_never_deserialize_or_panic() {
+    let bad = TimeInterval {
+        earliest: 5,
+        latest: 1,
+    };
+    assert_eq!(bad.width(), 0);
+    assert!(!bad.contains(3));
+    let ok: TimeInterval = serde_json::from_str(r#"{"earliest":1,"latest":5}"#).unwrap();
+    assert_eq!(ok, TimeInterval::new(1, 5));
+    assert!(serde_json::from_str::<TimeInterval>(r#"{"earliest":5,"latest":1}"#).is_err());
+}
+
+/// A deserialized pruning policy is validated like `PruningPolicy::new`.
+#[cfg(feature = "serde")]
+#[test]
+fn pruning_policies_deserialize_through_validation() {
+    let p = PruningPolicy::default();
+    let json = serde_json::to_string(&p).unwrap();
+    assert_eq!(serde_json::from_str::<PruningPolicy>(&json).unwrap(), p);
+    let bad = json.replace("\"big\":50", "\"big\":3");
+    assert_ne!(bad, json);
+    assert!(serde_json::from_str::<PruningPolicy>(&bad).is_err());
+}
