@@ -6,8 +6,10 @@
 //!   new elements and removes a different 10%. Disjoint: `a` holds `0..n` (actor 1), `b` holds
 //!   `n..2n` (actor 2). Inputs are cloned outside the timed section (crdts' merge consumes
 //!   `other`; ours borrows it), and the result is dropped outside it. `quorate` is the plain
-//!   join (trusted input, like crdts' `merge`); `quorate_validated` (divergent only) is
-//!   `try_join`, which validates the peer state in linear time first.
+//!   join (trusted input, like crdts' `merge`); `quorate_owned` is `join_owned`, which takes
+//!   the other replica by value like crdts' `merge` (cloned outside the timed section for
+//!   both); `quorate_validated` (divergent only) is `try_join`, which validates the peer state
+//!   in linear time first.
 //! - `orset_add`: one add to a 10k-element set (re-adding a rotating window of 1k elements,
 //!   so the size stays put); `orset_remove`: one remove from a fresh 1k-element clone.
 //! - `orset_apply_delta_one`: join one add delta from another replica into a 1k and a 100k set
@@ -106,6 +108,12 @@ fn orset_merge(c: &mut Criterion) {
             let mut cm = ca.clone();
             cm.merge(cb.clone());
             assert_eq!(qm.len(), cm.read().val.len(), "{scenario} {label}");
+            let mut qo = qa.clone();
+            qo.join_owned(qb.clone());
+            assert_eq!(
+                qo, qm,
+                "owned join equals borrowed join: {scenario} {label}"
+            );
 
             let mut g = c.benchmark_group(format!("orset_merge_{scenario}"));
             if n > 10_000 {
@@ -116,6 +124,18 @@ fn orset_merge(c: &mut Criterion) {
                     || qa.clone(),
                     |mut x| {
                         x.join(black_box(&qb));
+                        x
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+            // Join by value, like crdts' merge: the clone of `b` is made outside the timed
+            // section for both; new entries are moved instead of cloned.
+            g.bench_function(BenchmarkId::new("quorate_owned", label), |b| {
+                b.iter_batched(
+                    || (qa.clone(), qb.clone()),
+                    |(mut x, y)| {
+                        x.join_owned(black_box(y));
                         x
                     },
                     BatchSize::LargeInput,

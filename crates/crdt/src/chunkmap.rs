@@ -112,8 +112,15 @@ impl<K: Ord, V> ChunkMap<K, V> {
     /// chunks).
     #[inline]
     fn chunk_of(&self, key: &K) -> Option<usize> {
-        if self.chunks.is_empty() {
-            return None;
+        let last = self.chunks.len().checked_sub(1)?;
+        // Fast path: keys at the end (appends, recent keys) live in the last chunk.
+        if self
+            .chunks
+            .get(last)
+            .and_then(|c| c.first())
+            .is_some_and(|(k, _)| k <= key)
+        {
+            return Some(last);
         }
         let i = self
             .chunks

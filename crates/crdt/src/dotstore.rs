@@ -367,7 +367,14 @@ fn join_dot_slices<A: Actor, C1: DotView<A>, C2: DotView<A>>(
     changed.then_some(out)
 }
 
+/// The rare multi-dot case of `DotSet::drop_covered`, kept out of line.
+#[inline(never)]
+fn drop_covered_many<A: Actor, C: DotView<A>>(v: &mut Vec<Dot<A>>, theirs: &C) {
+    v.retain(|d| !theirs.has(d));
+}
+
 impl<A: Actor> Store<A> for DotSet<A> {
+    #[inline]
     fn is_bottom(&self) -> bool {
         self.as_slice().is_empty()
     }
@@ -405,6 +412,7 @@ impl<A: Actor> Store<A> for DotSet<A> {
         *self = Self::from_sorted(v);
     }
 
+    #[inline]
     fn drop_covered<C: DotView<A>>(&mut self, theirs: &C, _prune: bool) {
         match &mut self.dots {
             Dots::One(d) => {
@@ -413,7 +421,7 @@ impl<A: Actor> Store<A> for DotSet<A> {
                 }
             }
             Dots::Many(v) => {
-                v.retain(|d| !theirs.has(d));
+                drop_covered_many(v, theirs);
                 if v.len() == 1 {
                     let v = std::mem::take(v);
                     *self = Self::from_sorted(v);
@@ -917,13 +925,13 @@ trait Source<K, S> {
     fn chunks(&self) -> &[Vec<(K, S)>];
     /// Hands entries `from..to` of chunk `ci` to `out`, keeping those `admit` accepts (it may
     /// also trim them). The walk never reads a run again after taking it.
-    fn take_run(
+    fn take_run<F: FnMut(&mut S) -> bool>(
         &mut self,
         ci: usize,
         from: usize,
         to: usize,
         out: &mut Builder<K, S>,
-        admit: &mut dyn FnMut(&mut S) -> bool,
+        admit: &mut F,
     );
 }
 
@@ -935,13 +943,14 @@ impl<K: Clone, S: Clone> Source<K, S> for Borrowed<'_, K, S> {
         self.0
     }
 
-    fn take_run(
+    #[inline]
+    fn take_run<F: FnMut(&mut S) -> bool>(
         &mut self,
         ci: usize,
         from: usize,
         to: usize,
         out: &mut Builder<K, S>,
-        admit: &mut dyn FnMut(&mut S) -> bool,
+        admit: &mut F,
     ) {
         let Some(run) = self.0.get(ci).and_then(|c| c.get(from..to)) else {
             return;
@@ -965,13 +974,14 @@ impl<K: Clone, S: Default> Source<K, S> for Owned<K, S> {
         &self.0
     }
 
-    fn take_run(
+    #[inline]
+    fn take_run<F: FnMut(&mut S) -> bool>(
         &mut self,
         ci: usize,
         from: usize,
         to: usize,
         out: &mut Builder<K, S>,
-        admit: &mut dyn FnMut(&mut S) -> bool,
+        admit: &mut F,
     ) {
         let Some(chunk) = self.0.get_mut(ci) else {
             return;
