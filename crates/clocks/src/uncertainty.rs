@@ -309,7 +309,8 @@ impl<W: WallClock, M: MonotonicClock> UncertainClock<W, M> {
     /// # Errors
     ///
     /// [`CommitWaitError::Unsynchronized`] when the clock was never synchronised (the wait
-    /// would be unbounded).
+    /// would be unbounded); [`CommitWaitError::DriftTooLarge`] when the drift bound is 10^9
+    /// ppb or more and `t` has not certainly passed.
     pub fn commit_wait(&self, t: u64) -> Result<Duration, CommitWaitError> {
         self.commit_wait_with(t, std::thread::sleep)
     }
@@ -329,7 +330,9 @@ impl<W: WallClock, M: MonotonicClock> UncertainClock<W, M> {
     ///
     /// # Errors
     ///
-    /// [`CommitWaitError::Unsynchronized`] when the clock was never synchronised.
+    /// [`CommitWaitError::Unsynchronized`] when the clock was never synchronised;
+    /// [`CommitWaitError::DriftTooLarge`] when `t` has not certainly passed and the drift bound
+    /// is 10^9 ppb or more (the error then grows as fast as the clock, so waiting never helps).
     pub fn commit_wait_with(
         &self,
         t: u64,
@@ -346,7 +349,20 @@ impl<W: WallClock, M: MonotonicClock> UncertainClock<W, M> {
                     self.mono.now_nanos().saturating_sub(start),
                 ));
             }
-            sleep(Duration::from_nanos(t - r.interval.earliest + 1));
+            // While waiting, `earliest` advances by only `1 - drift` ns per ns (the error bound
+            // grows by `drift`): sleep for the whole distance at that rate, not just the gap,
+            // or the loop degenerates into ever smaller sleeps.
+            let Some(rate) = 1_000_000_000u64
+                .checked_sub(self.max_drift_ppb)
+                .filter(|r| *r > 0)
+            else {
+                return Err(CommitWaitError::DriftTooLarge);
+            };
+            let gap = u128::from(t - r.interval.earliest) + 1;
+            let nanos = (gap * 1_000_000_000).div_ceil(u128::from(rate));
+            sleep(Duration::from_nanos(
+                u64::try_from(nanos).unwrap_or(u64::MAX),
+            ));
         }
     }
 }
@@ -364,4 +380,8 @@ pub enum CommitWaitError {
     /// The clock has never been synchronised, so no instant is certainly past.
     #[error("clock never synchronised")]
     Unsynchronized,
+    /// The drift bound is 100% (10^9 ppb) or more: the error grows at least as fast as the
+    /// clock, so `earliest` never advances by waiting.
+    #[error("drift bound of 10^9 ppb or more: waiting never makes an instant certainly past")]
+    DriftTooLarge,
 }

@@ -461,3 +461,51 @@ fn pruning_policies_deserialize_through_validation() {
     assert_ne!(bad, json);
     assert!(serde_json::from_str::<PruningPolicy>(&bad).is_err());
 }
+
+/// With a drift bound of 100% or more the error grows at least as fast as the wall clock, so
+/// `earliest` never advances: commit-wait must report it instead of sleeping forever.
+#[test]
+fn commit_wait_with_a_drift_of_one_second_per_second_fails_instead_of_hanging() {
+    use quorate_clocks::CommitWaitError;
+    for ppb in [1_000_000_000, u64::MAX] {
+        let m = ManualClock::new(T0);
+        let c = UncertainClock::new(m.clone(), m.clone(), ppb);
+        c.sync(10);
+        let mut sleeps = 0;
+        let r = c.commit_wait_with(T0 + 5, |d| {
+            sleeps += 1;
+            assert!(sleeps < 1_000, "commit-wait never ends");
+            m.advance(d);
+        });
+        assert_eq!(r, Err(CommitWaitError::DriftTooLarge));
+        // Already certainly past: succeeds without waiting, whatever the drift.
+        assert_eq!(
+            c.commit_wait_with(0, |_| panic!("must not sleep")),
+            Ok(Duration::ZERO)
+        );
+    }
+    // Just under 100% the wait ends.
+    let m = ManualClock::new(T0);
+    let c = UncertainClock::new(m.clone(), m.clone(), 500_000_000);
+    c.sync(10);
+    let mut sleeps = 0;
+    let waited = c.commit_wait_with(T0 + 5, |d| {
+        sleeps += 1;
+        m.advance(d);
+    });
+    assert!(c.after(T0 + 5));
+    // Gap 16 ns at half speed: one sleep of 32 ns, not a series of ever smaller ones.
+    assert_eq!((waited, sleeps), (Ok(Duration::from_nanos(32)), 1));
+    // At 999,999,999 ppb `earliest` advances 1 ns per second: the sleep covers it at once.
+    let m = ManualClock::new(T0);
+    let c = UncertainClock::new(m.clone(), m.clone(), 999_999_999);
+    c.sync(0);
+    let mut sleeps = 0;
+    c.commit_wait_with(T0 + 2, |d| {
+        sleeps += 1;
+        assert!(sleeps < 10, "commit-wait degenerates");
+        m.advance(d);
+    })
+    .unwrap();
+    assert!(c.after(T0 + 2));
+}
