@@ -170,6 +170,10 @@ impl<W: WallClock, M: MonotonicClock> UncertainClock<W, M> {
     /// An unsynchronised clock reading `wall`, measuring elapsed time on `mono`, assuming the
     /// local oscillator drifts by at most `max_drift_ppb` parts per billion.
     ///
+    /// A bound of 10^9 ppb (100%) or more is accepted (intervals then only widen), but
+    /// commit-wait refuses it with [`CommitWaitError::DriftTooLarge`]; ClockBound treats such a
+    /// value as a malformed segment.
+    ///
     /// ```
     /// let clock = quorate_clocks::UncertainClock::new(
     ///     quorate_clocks::SystemClock, quorate_clocks::BootClock, 100_000);
