@@ -391,3 +391,23 @@ fn retired_state_round_trips_through_the_encoding() {
     assert_eq!(back, s);
     assert!(back.context().is_retired(&9));
 }
+
+#[test]
+fn a_stored_dot_of_a_retired_actor_is_invalid_and_does_not_decode() {
+    use quorate_clocks::Dot;
+    use quorate_crdt::{Causal, DotSet};
+    let mut s = EwFlag::<u8>::new();
+    s.enable(9).unwrap();
+    s.enable(1).unwrap();
+    s.retire(&9, 1).unwrap();
+    let ctx = s.context().clone();
+    assert!(ctx.validate().is_ok());
+    // A store still holding the retired actor's dot under a context that retired it.
+    let bad = Causal::new_unchecked(DotSet::single(Dot::new(9u8, 1)), ctx);
+    assert_eq!(bad.validate(), Err(ValidationError::RetiredActor));
+    let bytes = encode_to_vec(&bad);
+    assert!(quorate_clocks::decode_exact::<Causal<DotSet<u8>, u8>>(&bytes).is_err());
+    // The valid retired flag round-trips and still reads as enabled.
+    let back: EwFlag<u8> = quorate_clocks::decode_exact(&encode_to_vec(&s)).unwrap();
+    assert!(back.is_enabled() && back == s);
+}
