@@ -6,7 +6,9 @@
 //! - `hlc_now_const_clock`: one stamp with an injected constant clock (isolates the clock
 //!   logic from the clock read; every stamp takes the logical-counter path).
 //! - `hlc_now_2_threads`: two threads stamping one shared clock at once, system wall clock;
-//!   the time is per stamp per thread. `hybrid-clocks` is `&mut self` only, so it sits behind a
+//!   the time is per stamp per thread. Two floors sit beside it: the clock read alone, and a
+//!   clock read plus one `fetch_add` on a shared cache line (what any correct shared clock
+//!   must at least do). `hybrid-clocks` is `&mut self` only, so it sits behind a
 //!   `Mutex`, as a user would have to put it.
 //! - `hlc_observe_older`: taking in a remote stamp that is older than the local clock
 //!   (quorate `observe`, uhlc `update_with_timestamp`, hybrid-clocks `observe`, hlc-gen
@@ -120,6 +122,17 @@ fn hlc_now_2_threads(c: &mut Criterion) {
         b.iter_custom(|iters| {
             two_threads(iters, || {
                 black_box(SystemTime::now());
+            })
+        })
+    });
+    // The floor for any correct shared clock: a clock read plus one read-modify-write of a
+    // cache line both threads write (every stamp must be unique, so some shared word changes).
+    let shared = AtomicU64::new(0);
+    g.bench_function("clock_read_plus_shared_fetch_add_floor", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, || {
+                black_box(SystemTime::now());
+                black_box(shared.fetch_add(1, Ordering::AcqRel));
             })
         })
     });
