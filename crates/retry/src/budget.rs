@@ -277,10 +277,8 @@ fn ratio(percent: f64, ppm: u64) -> (u64, u64) {
 /// # Ok::<(), quorate_retry::ConfigError>(())
 /// ```
 pub struct WindowedBudget {
-    /// Biased balance (bits 0..63) and the rotation flag (bit 63).
-    state: AtomicU64,
-    /// The window (slot number) the balance is current for.
-    window: AtomicU64,
+    /// The balance and the window, alone on one cache line.
+    hot: WindowedHot,
     /// Closed slots: the window number each holds (or `EMPTY`) and its net change.
     tags: [AtomicU64; SLOTS],
     nets: [AtomicI64; SLOTS],
@@ -291,6 +289,21 @@ pub struct WindowedBudget {
     withdraw: i64,
     percent_ppm: u64,
     min_per_sec: u32,
+}
+
+/// The words every deposit and withdrawal touches, on a cache line of their own: a round
+/// moves one line between cores, and the read-mostly configuration stays shared in every
+/// core's cache instead of being invalidated by each write.
+#[repr(align(64))]
+struct WindowedHot {
+    /// Biased balance (bits 0..63) and the rotation flag (bit 63).
+    state: AtomicU64,
+    /// The window (slot number) the balance is current for; written once per slot, read
+    /// after the balance's read-modify-write, when the line is already in this core's cache.
+    window: AtomicU64,
+    /// Where the window after `window` starts, in nanoseconds (`(window + 1) × slot`,
+    /// saturating): the hot paths compare `now` with it instead of dividing.
+    next_ns: AtomicU64,
 }
 
 impl fmt::Debug for WindowedBudget {
@@ -343,8 +356,11 @@ impl WindowedBudget {
         let (deposit, withdraw) = (deposit as i64, withdraw as i64);
         let reserve = reserve_retries as i64 * withdraw;
         Ok(Self {
-            state: AtomicU64::new(enc(reserve)),
-            window: AtomicU64::new(0),
+            hot: WindowedHot {
+                state: AtomicU64::new(enc(reserve)),
+                window: AtomicU64::new(0),
+                next_ns: AtomicU64::new(ttl_ns / SLOTS as u64),
+            },
             tags: core::array::from_fn(|_| AtomicU64::new(EMPTY)),
             nets: core::array::from_fn(|_| AtomicI64::new(0)),
             slot: FastDiv::new(ttl_ns / SLOTS as u64),
@@ -385,7 +401,7 @@ impl WindowedBudget {
     }
 
     fn balance(&self) -> i64 {
-        dec(self.state.load(Ordering::Acquire))
+        dec(self.hot.state.load(Ordering::Acquire))
     }
 
     /// Records one request (a deposit of `percent` of a retry).
@@ -402,29 +418,61 @@ impl WindowedBudget {
     /// ```
     #[inline]
     pub fn deposit(&self, now: u64) {
-        self.rotate_if_due(now);
         if self.deposit == 0 {
+            if let Some(w) = self.due(now) {
+                self.rotate(w);
+            }
             return;
         }
         // One fetch_add: a deposit needs no check. The biased balance sits in bits 0..62 with
         // a whole spare bit (2^62 units) of headroom below the rotation flag, and is clamped
-        // back to the maximum long before it could reach it.
+        // back to the maximum long before it could reach it. The window is read only after
+        // the fetch_add, when the line is already in this core's cache (reading it first
+        // would fetch the line shared and then again exclusive: two transfers under
+        // contention instead of one).
         // `deposit` is in 0..=1e9, so the cast is exact.
-        let prior = self.state.fetch_add(self.deposit as u64, Ordering::AcqRel);
+        let prior = self
+            .hot
+            .state
+            .fetch_add(self.deposit as u64, Ordering::AcqRel);
+        if now >= self.hot.next_ns.load(Ordering::Acquire) || dec(prior) > BAL_MAX - self.deposit {
+            self.deposit_slow(now, prior);
+        }
+    }
+
+    /// The deposit's rare cases: the balance reached its maximum, or the window is due to
+    /// rotate. In the latter the deposit went into the closing window; it is taken back out,
+    /// the window is rotated, and it is put into the new one, so a lone thread's accounting is
+    /// exact. If another thread rotates between the two steps, the deposit stays counted in
+    /// the closing window (it expires sooner: the conservative direction) and the balance is
+    /// briefly lower (a retry asked for then may be refused); it is never higher.
+    #[cold]
+    fn deposit_slow(&self, now: u64, prior: u64) {
+        let d = self.deposit as u64;
         if dec(prior) > BAL_MAX - self.deposit {
             self.clamp();
+        }
+        if let Some(w) = self.due(now) {
+            self.hot.state.fetch_sub(d, Ordering::AcqRel);
+            self.rotate(w);
+            let prior = self.hot.state.fetch_add(d, Ordering::AcqRel);
+            if dec(prior) > BAL_MAX - self.deposit {
+                self.clamp();
+            }
         }
     }
 
     #[cold]
     fn clamp(&self) {
-        let mut cur = self.state.load(Ordering::Relaxed);
+        let mut cur = self.hot.state.load(Ordering::Relaxed);
         while dec(cur) > BAL_MAX {
             let next = (cur & ROTATING) | enc(BAL_MAX);
-            match self
-                .state
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match self.hot.state.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 Err(seen) => cur = seen,
             }
@@ -447,15 +495,14 @@ impl WindowedBudget {
     /// ```
     #[inline]
     pub fn withdraw(&self, now: u64) -> bool {
-        let w = self.slot.div(now);
-        let mut cur = self.state.load(Ordering::Acquire);
+        let mut cur = self.hot.state.load(Ordering::Acquire);
         loop {
-            if w > self.window.load(Ordering::Acquire) {
+            if let Some(w) = self.due(now) {
                 if cur & ROTATING != 0 {
                     return false;
                 }
                 self.rotate(w);
-                cur = self.state.load(Ordering::Acquire);
+                cur = self.hot.state.load(Ordering::Acquire);
                 continue;
             }
             let bal = dec(cur);
@@ -463,34 +510,46 @@ impl WindowedBudget {
                 return false;
             }
             let next = (cur & ROTATING) | enc(bal - self.withdraw);
-            match self
-                .state
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.hot.state.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return true,
                 Err(seen) => cur = seen,
             }
         }
     }
 
+    /// `Some(w)`, the window of `now`, when it is later than the current window (the window
+    /// must rotate first). The fast path compares `now` with the start of the next window,
+    /// kept on the hot line: no division, and no read of the window number.
     #[inline]
-    fn rotate_if_due(&self, now: u64) {
-        let w = self.slot.div(now);
-        if w > self.window.load(Ordering::Acquire) {
-            self.rotate(w);
+    fn due(&self, now: u64) -> Option<u64> {
+        if now < self.hot.next_ns.load(Ordering::Acquire) {
+            // now < (window + 1) × slot, so now's window is at most the current one.
+            return None;
         }
+        self.due_slow(now)
+    }
+
+    #[cold]
+    fn due_slow(&self, now: u64) -> Option<u64> {
+        let w = self.slot.div(now);
+        (w > self.hot.window.load(Ordering::Acquire)).then_some(w)
     }
 
     /// Closes the current slot and expires slots older than the ttl. Exactly one thread
     /// rotates at a time (the `ROTATING` bit); others carry on against the balance.
     #[cold]
     fn rotate(&self, w: u64) {
-        let mut cur = self.state.load(Ordering::Relaxed);
+        let mut cur = self.hot.state.load(Ordering::Relaxed);
         loop {
             if cur & ROTATING != 0 {
                 return;
             }
-            match self.state.compare_exchange_weak(
+            match self.hot.state.compare_exchange_weak(
                 cur,
                 cur | ROTATING,
                 Ordering::AcqRel,
@@ -500,7 +559,7 @@ impl WindowedBudget {
                 Err(seen) => cur = seen,
             }
         }
-        let old = self.window.load(Ordering::Acquire);
+        let old = self.hot.window.load(Ordering::Acquire);
         if w > old {
             // A closed slot for window `t` is live while `t + SLOTS > w`.
             let expires = |t: u64| t.saturating_add(SLOTS as u64) <= w;
@@ -518,7 +577,7 @@ impl WindowedBudget {
                 }
             }
             let closing_live = !expires(old);
-            let mut s = self.state.load(Ordering::Acquire);
+            let mut s = self.hot.state.load(Ordering::Acquire);
             let closing_net = loop {
                 let bal = dec(s);
                 let closing_net = bal - self.reserve - live_closed;
@@ -528,10 +587,12 @@ impl WindowedBudget {
                     expired + closing_net
                 };
                 let next = ROTATING | enc(bal - drop);
-                match self
-                    .state
-                    .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
-                {
+                match self.hot.state.compare_exchange_weak(
+                    s,
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
                     Ok(_) => break closing_net,
                     Err(seen) => s = seen,
                 }
@@ -549,9 +610,12 @@ impl WindowedBudget {
                 self.tags[i].store(old, Ordering::Relaxed);
                 self.nets[i].store(closing_net, Ordering::Relaxed);
             }
-            self.window.store(w, Ordering::Release);
+            self.hot.window.store(w, Ordering::Release);
+            // After the window, so a thread that sees the new start also sees the new window.
+            let next = w.saturating_add(1).saturating_mul(self.slot.divisor());
+            self.hot.next_ns.store(next, Ordering::Release);
         }
-        self.state.fetch_and(!ROTATING, Ordering::AcqRel);
+        self.hot.state.fetch_and(!ROTATING, Ordering::AcqRel);
     }
 }
 
@@ -579,6 +643,12 @@ impl RetryBudget for WindowedBudget {
 // ---------------------------------------------------------------------------------------------
 // gRPC retry throttling (gRFC A6).
 
+/// A counter alone on its cache line, so the configuration read on every call is never on the
+/// line that the counter's writes bounce between cores.
+#[repr(align(64))]
+#[derive(Debug)]
+struct HotWord(AtomicU64);
+
 /// gRPC client retry throttling, exactly as gRFC A6 specifies it.
 ///
 /// Tokens start at `max_tokens`. Every failed attempt (other than "not sent" and fatal) costs
@@ -601,7 +671,7 @@ impl RetryBudget for WindowedBudget {
 /// ```
 #[derive(Debug)]
 pub struct GrpcThrottle {
-    milli_tokens: AtomicU64,
+    milli_tokens: HotWord,
     max_milli: u64,
     ratio_milli: u64,
 }
@@ -645,7 +715,7 @@ impl GrpcThrottle {
             });
         }
         Ok(Self {
-            milli_tokens: AtomicU64::new(max_milli),
+            milli_tokens: HotWord(AtomicU64::new(max_milli)),
             max_milli,
             ratio_milli,
         })
@@ -660,16 +730,19 @@ impl GrpcThrottle {
     /// ```
     #[must_use]
     pub fn milli_tokens(&self) -> u64 {
-        self.milli_tokens.load(Ordering::Acquire)
+        self.milli_tokens.0.load(Ordering::Acquire)
     }
 
-    /// Applies `f` atomically and returns the new count.
+    /// Applies `f` atomically and returns the new count. The first compare-and-swap is tried
+    /// against `guess` rather than a freshly loaded value: a compare-and-swap that fails still
+    /// brings the cache line over exclusively and returns the real value, so under contention
+    /// this costs one line transfer where a load followed by a compare-and-swap costs two.
     #[inline]
-    fn update(&self, f: impl Fn(u64) -> u64) -> u64 {
-        let mut cur = self.milli_tokens.load(Ordering::Relaxed);
+    fn update(&self, guess: u64, f: impl Fn(u64) -> u64) -> u64 {
+        let mut cur = guess;
         loop {
             let next = f(cur);
-            match self.milli_tokens.compare_exchange_weak(
+            match self.milli_tokens.0.compare_exchange_weak(
                 cur,
                 next,
                 Ordering::AcqRel,
@@ -691,23 +764,31 @@ impl RetryBudget for GrpcThrottle {
     #[inline]
     fn on_failure(&self, _now: u64, class: OutcomeClass) -> bool {
         let after = if class.is_retryable() && class != OutcomeClass::NotSent {
-            self.update(|t| t.saturating_sub(1000))
+            // The count is usually full (a healthy dependency), or this thread just wrote it.
+            self.update(self.max_milli, |t| t.saturating_sub(1000))
         } else {
-            self.milli_tokens.load(Ordering::Acquire)
+            self.milli_tokens.0.load(Ordering::Acquire)
         };
         after * 2 > self.max_milli
     }
 
     #[inline]
     fn try_withdraw(&self, _now: u64, _cost: RetryCost) -> Option<Grant> {
-        (self.milli_tokens.load(Ordering::Acquire) * 2 > self.max_milli)
+        (self.milli_tokens.0.load(Ordering::Acquire) * 2 > self.max_milli)
             .then_some(Grant { cost: 0 })
     }
 
     #[inline]
     fn on_success(&self, _now: u64, _grant: Option<Grant>) {
         let (ratio, max) = (self.ratio_milli, self.max_milli);
-        self.update(|t| t.saturating_add(ratio).min(max));
+        // A healthy dependency keeps the count at its maximum, where a success changes
+        // nothing: it is then a plain read (linearized at the load), and successes leave the
+        // line shared in every core's cache instead of bouncing it between them.
+        let cur = self.milli_tokens.0.load(Ordering::Relaxed);
+        if cur == max {
+            return;
+        }
+        self.update(cur, |t| t.saturating_add(ratio).min(max));
     }
 }
 
@@ -733,7 +814,7 @@ impl RetryBudget for GrpcThrottle {
 /// ```
 #[derive(Debug)]
 pub struct RetryQuota {
-    available: AtomicU64,
+    available: HotWord,
     capacity: u64,
     retry_cost: u64,
     timeout_cost: u64,
@@ -749,7 +830,7 @@ impl RetryQuota {
     #[must_use]
     pub fn standard() -> Self {
         Self {
-            available: AtomicU64::new(500),
+            available: HotWord(AtomicU64::new(500)),
             capacity: 500,
             retry_cost: 5,
             timeout_cost: 10,
@@ -784,7 +865,7 @@ impl RetryQuota {
             return Err(ConfigError::OutOfRange { what: "retry cost" });
         }
         Ok(Self {
-            available: AtomicU64::new(capacity),
+            available: HotWord(AtomicU64::new(capacity)),
             capacity,
             retry_cost,
             timeout_cost,
@@ -800,15 +881,15 @@ impl RetryQuota {
     /// ```
     #[must_use]
     pub fn available(&self) -> u64 {
-        self.available.load(Ordering::Acquire)
+        self.available.0.load(Ordering::Acquire)
     }
 
     #[inline]
     fn add(&self, amount: u64) {
-        let mut cur = self.available.load(Ordering::Relaxed);
+        let mut cur = self.available.0.load(Ordering::Relaxed);
         loop {
             let next = cur.saturating_add(amount).min(self.capacity);
-            match self.available.compare_exchange_weak(
+            match self.available.0.compare_exchange_weak(
                 cur,
                 next,
                 Ordering::AcqRel,
@@ -838,12 +919,18 @@ impl RetryBudget for RetryQuota {
             RetryCost::Standard => self.retry_cost,
             RetryCost::Timeout => self.timeout_cost,
         };
-        let mut cur = self.available.load(Ordering::Relaxed);
+        // The first compare-and-swap guesses a full quota (a healthy service) instead of
+        // loading the count first: a failed compare-and-swap returns the real value and leaves
+        // the line in this core's cache, so the retry after it succeeds without another
+        // transfer, where a load then a compare-and-swap takes two. The grant is still decided
+        // on the real value (a successful compare-and-swap proves the guess was it), and a
+        // full quota can always pay (costs are at most the capacity).
+        let mut cur = self.capacity;
         loop {
             if cur < cost {
                 return None;
             }
-            match self.available.compare_exchange_weak(
+            match self.available.0.compare_exchange_weak(
                 cur,
                 cur - cost,
                 Ordering::AcqRel,
@@ -871,36 +958,121 @@ impl RetryBudget for RetryQuota {
 // ---------------------------------------------------------------------------------------------
 // Google SRE adaptive throttling.
 
-/// A lock-free counter over a sliding window of `SLOTS` slots; each slot word packs the slot's
-/// window number (high 32 bits) and its count (low 32 bits).
+/// Which of the two counts of a [`SlotPair`].
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    Requests,
+    Accepts,
+}
+
+/// One slot of the sliding window: the requests and the accepts counted in it, side by side
+/// on a cache line of their own (a round of the throttle writes both, so together they move
+/// between cores as one line). Each word packs the slot's window number (high 32 bits) and
+/// its count (low 32 bits).
+#[repr(align(64))]
+#[derive(Debug)]
+struct SlotPair {
+    requests: AtomicU64,
+    accepts: AtomicU64,
+}
+
+impl SlotPair {
+    #[inline]
+    fn get(&self, which: Count) -> &AtomicU64 {
+        match which {
+            Count::Requests => &self.requests,
+            Count::Accepts => &self.accepts,
+        }
+    }
+}
+
+/// A slot's count saturates here. The optimistic `fetch_add` may push a word past it by one
+/// per racing thread before the increment is taken back, so it sits far enough below 2^32
+/// (2^31 − 1) that no number of threads can carry into the window number.
+const COUNT_MAX: u64 = 0x7fff_ffff;
+
+/// A never-used slot word: count 0 in window `−SLOTS` (mod 2^32), which is older than every
+/// window from 0 on and never live. (A tag of 0 would read as live while the window is below
+/// `SLOTS`, and an optimistic increment that lands in the word before it is replaced would
+/// briefly be counted.)
+const NEVER: u64 = ((1u64 << 32) - SLOTS as u64) << 32;
+
+/// Lock-free request and accept counters over a sliding window of `SLOTS` slots.
 #[derive(Debug)]
 struct WindowCounter {
-    slots: [AtomicU64; SLOTS],
+    slots: [SlotPair; SLOTS],
 }
 
 impl WindowCounter {
     fn new() -> Self {
         Self {
-            slots: core::array::from_fn(|_| AtomicU64::new(0)),
+            slots: core::array::from_fn(|_| SlotPair {
+                requests: AtomicU64::new(NEVER),
+                accepts: AtomicU64::new(NEVER),
+            }),
         }
     }
 
     #[inline]
-    fn add(&self, w: u64) {
+    fn word(&self, w: u64, which: Count) -> &AtomicU64 {
+        self.slots[(w % SLOTS as u64) as usize].get(which)
+    }
+
+    /// Counts one event in window `w`; returns whether it was counted in window `w`'s own
+    /// slot (not when saturated, nor when a newer window holds the slot).
+    ///
+    /// The common case, a slot already holding window `w`, is a single optimistic `fetch_add`
+    /// (one read-modify-write and no load before it, so one cache-line transfer under
+    /// contention). Its prior value tells whether the guess held; if not, the increment went
+    /// into a word holding another window and [`add_slow`](Self::add_slow) settles it.
+    #[inline]
+    fn add(&self, w: u64, which: Count) -> bool {
         let tag = w & 0xffff_ffff;
-        let slot = &self.slots[(w % SLOTS as u64) as usize];
-        let mut cur = slot.load(Ordering::Relaxed);
+        let word = self.word(w, which);
+        let prior = word.fetch_add(1, Ordering::AcqRel);
+        if prior >> 32 != tag || prior & 0xffff_ffff >= COUNT_MAX {
+            return Self::add_slow(word, tag, prior);
+        }
+        true
+    }
+
+    /// The rare cases of [`add`](Self::add), whose `fetch_add` returned `prior`:
+    ///
+    /// - the slot holds window `w` but its count is saturated: the increment is taken back;
+    /// - the slot holds a newer window (this thread is a laggard): the increment counts there,
+    ///   as intended, unless saturated as above;
+    /// - the slot holds an older window (an expired one: same slot, at least `SLOTS` windows
+    ///   back, or a never-used word, so no reader in window `w` counts it): the increment
+    ///   landed in that dead word. The word is then replaced by `(w, 1)`, which discards it;
+    ///   if another thread replaced it first (the word now holds `w` or newer), the increment
+    ///   was discarded with it and is counted again in the live word. Only a laggard thread
+    ///   still in a window for which the old word is live, reading at that instant, can see
+    ///   the stray increment (one extra count, within the approximation a laggard already
+    ///   makes: a moment later the whole old slot is gone from its view).
+    #[cold]
+    fn add_slow(word: &AtomicU64, tag: u64, prior: u64) -> bool {
+        let older = |t: u64| tag.wrapping_sub(t) & 0xffff_ffff < 1 << 31 && t != tag;
+        if !older(prior >> 32) {
+            // Our increment is in a live word (ours or a newer window's): it stands unless the
+            // count was already saturated.
+            if prior & 0xffff_ffff >= COUNT_MAX {
+                word.fetch_sub(1, Ordering::AcqRel);
+                return false;
+            }
+            return prior >> 32 == tag;
+        }
+        let mut cur = word.load(Ordering::Relaxed);
         loop {
             let (t, c) = (cur >> 32, cur & 0xffff_ffff);
-            let next = if t == tag {
-                (tag << 32) | (c + 1).min(0xffff_ffff)
-            } else if tag.wrapping_sub(t) & 0xffff_ffff < 1 << 31 {
+            let next = if older(t) {
                 (tag << 32) | 1 // the slot holds an older window: start afresh
+            } else if c >= COUNT_MAX {
+                return false; // ours, or newer, and saturated
             } else {
-                (t << 32) | (c + 1).min(0xffff_ffff) // we are the laggard: count in the newer slot
+                (t << 32) | (c + 1) // ours, or newer: count in it
             };
-            match slot.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return,
+            match word.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return next >> 32 == tag,
                 Err(seen) => cur = seen,
             }
         }
@@ -908,8 +1080,8 @@ impl WindowCounter {
 
     /// The count of window `w`'s own slot (0 if the slot holds another window).
     #[inline]
-    fn current(&self, w: u64) -> u64 {
-        let v = self.slots[(w % SLOTS as u64) as usize].load(Ordering::Acquire);
+    fn current(&self, w: u64, which: Count) -> u64 {
+        let v = self.word(w, which).load(Ordering::Acquire);
         if v >> 32 == w & 0xffff_ffff {
             v & 0xffff_ffff
         } else {
@@ -918,12 +1090,12 @@ impl WindowCounter {
     }
 
     /// `(live total, count of window w's own slot)`, from one load per slot.
-    fn sums(&self, w: u64) -> (u64, u64) {
+    fn sums(&self, w: u64, which: Count) -> (u64, u64) {
         let tag = w & 0xffff_ffff;
         let own = (w % SLOTS as u64) as usize;
         let (mut total, mut current) = (0, 0);
         for (i, slot) in self.slots.iter().enumerate() {
-            let v = slot.load(Ordering::Acquire);
+            let v = slot.get(which).load(Ordering::Acquire);
             let age = tag.wrapping_sub(v >> 32) & 0xffff_ffff;
             if age < SLOTS as u64 {
                 total += v & 0xffff_ffff;
@@ -970,8 +1142,8 @@ impl WindowCounter {
 /// ```
 #[derive(Debug)]
 pub struct AdaptiveThrottle {
-    requests: WindowCounter,
-    accepts: WindowCounter,
+    /// Requests and accepts, per slot.
+    counts: WindowCounter,
     /// The window the cached closed-slot sums below were taken for (`u64::MAX` = none).
     cached_window: AtomicU64,
     /// Requests and accepts of the nine closed slots of `cached_window`: closed slots no
@@ -979,7 +1151,8 @@ pub struct AdaptiveThrottle {
     /// slot instead of all twenty counters.
     cached_requests: AtomicU64,
     cached_accepts: AtomicU64,
-    draws: AtomicU64,
+    /// Counter of random draws, on its own line (written only while rejecting).
+    draws: HotWord,
     seed: u64,
     k_milli: u64,
     slot: FastDiv,
@@ -1005,12 +1178,11 @@ impl AdaptiveThrottle {
             return Err(ConfigError::OutOfRange { what: "window" });
         }
         Ok(Self {
-            requests: WindowCounter::new(),
-            accepts: WindowCounter::new(),
+            counts: WindowCounter::new(),
             cached_window: AtomicU64::new(u64::MAX),
             cached_requests: AtomicU64::new(0),
             cached_accepts: AtomicU64::new(0),
-            draws: AtomicU64::new(0),
+            draws: HotWord(AtomicU64::new(0)),
             seed: rand::RngCore::next_u64(&mut crate::rng::ThreadLocalRng),
             k_milli,
             slot: FastDiv::new(window / SLOTS as u64),
@@ -1030,21 +1202,24 @@ impl AdaptiveThrottle {
         self
     }
 
-    /// `(requests·1000 − K_milli·accepts, (requests + 1)·1000)`, the rejection odds.
+    /// `(requests·1000 − K_milli·accepts, (requests + 1)·1000)`, the rejection odds, leaving
+    /// out `own` requests already counted in window `w`'s slot by the caller.
     #[inline]
-    fn odds(&self, w: u64) -> (u128, u128) {
+    fn odds(&self, w: u64, own: u64) -> (u128, u128) {
         let cw = self.cached_window.load(Ordering::Acquire);
         let (req, acc) = if cw == w {
             (
-                self.cached_requests.load(Ordering::Relaxed) + self.requests.current(w),
-                self.cached_accepts.load(Ordering::Relaxed) + self.accepts.current(w),
+                self.cached_requests.load(Ordering::Relaxed)
+                    + self.counts.current(w, Count::Requests),
+                self.cached_accepts.load(Ordering::Relaxed)
+                    + self.counts.current(w, Count::Accepts),
             )
         } else {
             // Once per slot: sum all slots, and publish the closed slots' sums for the fast
             // path. One thread publishes (it claims the cache with a CAS); the others just use
             // their own exact sums.
-            let (req_all, req_cur) = self.requests.sums(w);
-            let (acc_all, acc_cur) = self.accepts.sums(w);
+            let (req_all, req_cur) = self.counts.sums(w, Count::Requests);
+            let (acc_all, acc_cur) = self.counts.sums(w, Count::Accepts);
             let newer = cw == u64::MAX || (cw != BUSY && w > cw);
             if newer
                 && self
@@ -1060,7 +1235,7 @@ impl AdaptiveThrottle {
             }
             (req_all, acc_all)
         };
-        let (req, acc) = (u128::from(req), u128::from(acc));
+        let (req, acc) = (u128::from(req.saturating_sub(own)), u128::from(acc));
         let num = (req * 1000).saturating_sub(u128::from(self.k_milli) * acc);
         (num, (req + 1) * 1000)
     }
@@ -1075,7 +1250,7 @@ impl AdaptiveThrottle {
     /// ```
     #[must_use]
     pub fn reject_probability(&self, now: u64) -> f64 {
-        let (num, den) = self.odds(self.slot.div(now));
+        let (num, den) = self.odds(self.slot.div(now), 0);
         num as f64 / den as f64
     }
 
@@ -1083,12 +1258,15 @@ impl AdaptiveThrottle {
     #[inline]
     fn admit(&self, now: u64) -> bool {
         let w = self.slot.div(now);
-        let (num, den) = self.odds(w);
-        self.requests.add(w);
+        // Count the request first, then read the counts (leaving it out): the read then finds
+        // the slot's line already in this core's cache, where reading first and writing after
+        // would fetch the line twice under contention (shared, then exclusive).
+        let own = self.counts.add(w, Count::Requests);
+        let (num, den) = self.odds(w, u64::from(own));
         if num == 0 {
             return true;
         }
-        let n = self.draws.fetch_add(1, Ordering::Relaxed);
+        let n = self.draws.0.fetch_add(1, Ordering::Relaxed);
         let x = splitmix64(self.seed ^ splitmix64(n));
         // Uniform in [0, den): x * den / 2^64.
         let r = (u128::from(x) * den) >> 64;
@@ -1105,7 +1283,7 @@ impl RetryBudget for AdaptiveThrottle {
     #[inline]
     fn on_failure(&self, now: u64, class: OutcomeClass) -> bool {
         if class == OutcomeClass::Fatal {
-            self.accepts.add(self.slot.div(now));
+            let _ = self.counts.add(self.slot.div(now), Count::Accepts);
         }
         true
     }
@@ -1117,7 +1295,7 @@ impl RetryBudget for AdaptiveThrottle {
 
     #[inline]
     fn on_success(&self, now: u64, _grant: Option<Grant>) {
-        self.accepts.add(self.slot.div(now));
+        let _ = self.counts.add(self.slot.div(now), Count::Accepts);
     }
 }
 
@@ -1129,11 +1307,11 @@ mod tests {
     fn deposits_saturate_instead_of_reaching_the_rotation_flag() {
         let b = WindowedBudget::new(Duration::from_secs(1), 0, 999.999_999).unwrap();
         assert_eq!(b.deposit, 999_999_999);
-        b.state.store(enc(BAL_MAX - 10), Ordering::Relaxed);
+        b.hot.state.store(enc(BAL_MAX - 10), Ordering::Relaxed);
         for _ in 0..1000 {
             b.deposit(0);
         }
-        let s = b.state.load(Ordering::Relaxed);
+        let s = b.hot.state.load(Ordering::Relaxed);
         assert_eq!(s & ROTATING, 0);
         assert_eq!(dec(s), BAL_MAX);
         assert!(b.withdraw(0));

@@ -15,6 +15,12 @@ impl FastDiv {
         Self { d, m: u64::MAX / d }
     }
 
+    /// The divisor `d` (at least 1).
+    #[inline]
+    pub(crate) const fn divisor(self) -> u64 {
+        self.d
+    }
+
     #[inline]
     pub(crate) const fn div(self, n: u64) -> u64 {
         // q <= n / d and q >= n / d - 2, so the remainder is below 3d.

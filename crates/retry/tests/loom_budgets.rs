@@ -6,7 +6,8 @@ use std::time::Duration;
 use loom::sync::Arc;
 use loom::thread;
 use quorate_retry::{
-    GrpcThrottle, OutcomeClass, RetryBudget, RetryCost, RetryQuota, WindowedBudget,
+    AdaptiveThrottle, GrpcThrottle, OutcomeClass, RetryBudget, RetryCost, RetryQuota,
+    WindowedBudget,
 };
 
 #[test]
@@ -122,5 +123,84 @@ fn grpc_failures_are_never_lost() {
         // not; the grant also re-checks the current count, so it may be refused if the other
         // failure landed in between: never more than one grant, whatever the interleaving.
         assert!(usize::from(mine) + usize::from(theirs) <= 1);
+    });
+}
+
+#[test]
+fn windowed_deposits_that_rotate_are_counted_once() {
+    loom::model(|| {
+        // Both deposits arrive in window 1 with window 0 current: each adds first, finds the
+        // window due, takes its deposit back, rotates (or finds the other rotating) and adds it
+        // again. Whatever the interleaving, the balance ends exactly three deposits high.
+        let b = Arc::new(WindowedBudget::new(Duration::from_secs(1), 0, 1.0).unwrap());
+        b.on_request(0);
+        let b2 = Arc::clone(&b);
+        let h = thread::spawn(move || {
+            b2.on_request(150_000_000);
+        });
+        b.on_request(150_000_000);
+        h.join().unwrap();
+        let now = (0..4)
+            .filter(|_| b.try_withdraw(150_000_000, RetryCost::Standard).is_some())
+            .count();
+        assert_eq!(now, 3, "three live deposits fund exactly three retries");
+        // The three retries are charged to window 1; when window 0 expires, whatever was
+        // credited to it leaves the balance at or below zero: nothing more is granted.
+        assert!(b.try_withdraw(1_050_000_000, RetryCost::Standard).is_none());
+        // Long after, everything has expired: one deposit funds exactly one retry.
+        b.on_request(9_000_000_000);
+        assert!(b.try_withdraw(9_000_000_000, RetryCost::Standard).is_some());
+        assert!(b.try_withdraw(9_000_000_000, RetryCost::Standard).is_none());
+    });
+}
+
+#[test]
+fn adaptive_counts_racing_into_an_expired_slot_are_exact() {
+    loom::model(|| {
+        // Slots of 1 ns: window 10 reuses window 0's slot. Three requests in window 0, then
+        // two threads each count one request in window 10: both optimistic increments land in
+        // the expired word; one replaces it with a fresh count, the other's increment is
+        // discarded with the old word and counted again. Exactly two requests and no accepts
+        // live in window 10, so the reject probability is 2 / 3.
+        let t = Arc::new(
+            AdaptiveThrottle::new(1.0, Duration::from_nanos(10))
+                .unwrap()
+                .with_seed(3),
+        );
+        for _ in 0..3 {
+            t.on_request(0);
+        }
+        let t2 = Arc::clone(&t);
+        let h = thread::spawn(move || {
+            t2.on_request(10);
+        });
+        t.on_request(10);
+        h.join().unwrap();
+        assert_eq!(t.reject_probability(10), 2.0 / 3.0);
+    });
+}
+
+#[test]
+fn adaptive_accepts_and_requests_share_a_slot_without_losing_counts() {
+    loom::model(|| {
+        // One thread counts accepts while the other counts requests in the same (fresh) slot
+        // pair: neither count disturbs the other. 2 requests, 2 accepts, K = 1: probability 0.
+        let t = Arc::new(
+            AdaptiveThrottle::new(1.0, Duration::from_nanos(10))
+                .unwrap()
+                .with_seed(3),
+        );
+        t.on_request(0);
+        let t2 = Arc::clone(&t);
+        let h = thread::spawn(move || {
+            t2.on_success(5, None);
+            t2.on_success(5, None);
+        });
+        t.on_request(5);
+        h.join().unwrap();
+        assert_eq!(t.reject_probability(5), 0.0);
+        // A third request with no accept: (3 − 2) / 4.
+        t.on_request(5);
+        assert_eq!(t.reject_probability(5), 0.25);
     });
 }
