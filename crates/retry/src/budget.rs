@@ -283,6 +283,11 @@ pub struct WindowedBudget {
     tags: [AtomicU64; SLOTS],
     nets: [AtomicI64; SLOTS],
     slot: FastDiv,
+    /// `enc(BAL_MAX − deposit)`: a deposit whose prior state word (flag masked) is above
+    /// this took the balance past its maximum.
+    clamp_above: u64,
+    /// `enc(withdraw)`: the least state word (flag masked) that can pay a retry.
+    grant_from: u64,
     ttl_ns: u64,
     reserve: i64,
     deposit: i64,
@@ -364,6 +369,8 @@ impl WindowedBudget {
             tags: core::array::from_fn(|_| AtomicU64::new(EMPTY)),
             nets: core::array::from_fn(|_| AtomicI64::new(0)),
             slot: FastDiv::new(ttl_ns / SLOTS as u64),
+            clamp_above: enc(BAL_MAX - deposit),
+            grant_from: enc(withdraw),
             ttl_ns,
             reserve,
             deposit,
@@ -435,7 +442,7 @@ impl WindowedBudget {
             .hot
             .state
             .fetch_add(self.deposit as u64, Ordering::AcqRel);
-        if now >= self.hot.next_ns.load(Ordering::Acquire) || dec(prior) > BAL_MAX - self.deposit {
+        if now >= self.hot.next_ns.load(Ordering::Acquire) || prior & !ROTATING > self.clamp_above {
             self.deposit_slow(now, prior);
         }
     }
@@ -505,14 +512,15 @@ impl WindowedBudget {
                 cur = self.hot.state.load(Ordering::Acquire);
                 continue;
             }
-            let bal = dec(cur);
-            if bal < self.withdraw {
+            // The biased balance must be at least `BIAS + withdraw` (a balance of at least one
+            // retry); then subtracting `withdraw` from the word is exactly the encoding of the
+            // new balance (in range, no clamping) and cannot borrow from the flag bit.
+            if cur & !ROTATING < self.grant_from {
                 return false;
             }
-            let next = (cur & ROTATING) | enc(bal - self.withdraw);
             match self.hot.state.compare_exchange_weak(
                 cur,
-                next,
+                cur - self.withdraw as u64,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
