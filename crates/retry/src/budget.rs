@@ -927,13 +927,7 @@ impl RetryBudget for RetryQuota {
             RetryCost::Standard => self.retry_cost,
             RetryCost::Timeout => self.timeout_cost,
         };
-        // The first compare-and-swap guesses a full quota (a healthy service) instead of
-        // loading the count first: a failed compare-and-swap returns the real value and leaves
-        // the line in this core's cache, so the retry after it succeeds without another
-        // transfer, where a load then a compare-and-swap takes two. The grant is still decided
-        // on the real value (a successful compare-and-swap proves the guess was it), and a
-        // full quota can always pay (costs are at most the capacity).
-        let mut cur = self.capacity;
+        let mut cur = self.available.0.load(Ordering::Relaxed);
         loop {
             if cur < cost {
                 return None;
