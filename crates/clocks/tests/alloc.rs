@@ -3,47 +3,15 @@
 //! The allocator counts per thread (a const-initialised thread-local), so allocations by the
 //! test harness on other threads cannot interfere; the file holds a single test.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use quorate_testkit::{CountingAllocator, allocations};
 
 use quorate_clocks::{
     Dot, Encode, HybridClock, Lamport, LamportClock, ManualClock, SystemClock, Timestamp,
     UncertainClock, VersionVector, WallClock,
 };
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; the counter is a
-// const-initialised thread-local `Cell`, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCS.with(Cell::get);
-    let r = std::hint::black_box(f());
-    (ALLOCS.with(Cell::get) - before, r)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn hot_paths_do_not_allocate() {

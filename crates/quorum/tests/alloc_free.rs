@@ -1,38 +1,15 @@
 //! Zero-allocation check for the hot paths, with a counting global allocator.
 //! One test function only, so the harness's own threads do not interfere.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use quorate_testkit::{CountingAllocator, allocation_count};
 
 use quorate_quorum::{
     AckTracker, CommitTracker, JointConfig, MajorityConfig, NodeSet, QuorumSystem, Threshold,
     Votes, Weighted,
 };
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn hot_paths_do_not_allocate() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,7 +33,7 @@ fn hot_paths_do_not_allocate() -> Result<(), Box<dyn std::error::Error>> {
     let weighted = Weighted::majority((1..=64).collect())?;
     let ack = AckTracker::new(Threshold::new(64, 33)?);
 
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocation_count();
     let mut sink = 0u64;
     for c in &configs {
         sink ^= c.committed_index(&acked);
@@ -83,7 +60,7 @@ fn hot_paths_do_not_allocate() -> Result<(), Box<dyn std::error::Error>> {
             .map(|s| s as u64)
             .unwrap_or(0);
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocation_count();
     std::hint::black_box(sink);
     assert_eq!(
         after - before,
@@ -94,6 +71,6 @@ fn hot_paths_do_not_allocate() -> Result<(), Box<dyn std::error::Error>> {
 
     // The counter itself works: this allocates.
     let v: Vec<u64> = std::hint::black_box(vec![1, 2, 3]);
-    assert!(ALLOCS.load(Ordering::SeqCst) > after && v.len() == 3);
+    assert!(allocation_count() > after && v.len() == 3);
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! Zero-allocation claims: drawing delays, budget operations and planning never allocate.
 //! The counting allocator counts per thread so the test harness cannot interfere.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use quorate_testkit::{CountingAllocator, allocations};
 use std::time::Duration;
 
 use quorate_retry::{
@@ -10,32 +9,11 @@ use quorate_retry::{
     RetryBudget, RetryCost, RetryPlanner, RetryPolicy, RetryQuota, ThreadLocalRng, WindowedBudget,
 };
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn allocs_during(f: impl FnOnce()) -> u64 {
-    let before = ALLOCS.with(Cell::get);
-    f();
-    ALLOCS.with(Cell::get) - before
+    allocations(f).0
 }
 
 #[test]

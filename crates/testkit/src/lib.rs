@@ -15,6 +15,7 @@
 //! | crash a child at one step, or exhaustively at every step | [`CrashTest`] ([`crash_at`](CrashTest::crash_at), [`every_crash_point`](CrashTest::every_crash_point)) |
 //! | tell the parent what the child had acknowledged before it died | [`crash_note`] |
 //! | a private directory that is deleted afterwards | [`TempDir`] |
+//! | check that a hot path never allocates | [`CountingAllocator`] with [`allocations`] |
 //!
 //! # Example
 //!
@@ -142,10 +143,12 @@
 
 #![deny(unsafe_code)]
 
+mod alloc;
 mod crash;
 mod pg;
 mod tempdir;
 
+pub use alloc::{CountingAllocator, allocation_count, allocations};
 pub use crash::{
     ChildOutcome, CrashArgs, CrashError, CrashExploration, CrashPoint, CrashReport, CrashTest,
     InvalidCrashPoint, PointHits, crash_note, crash_point, is_crash_child,
