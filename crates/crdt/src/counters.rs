@@ -263,6 +263,45 @@ impl<A: Actor, E: Entry> Entries<A, E> {
     }
 }
 
+/// `Crdt` and `DeltaCrdt` for a counter whose whole state is its per-actor `Entries` in field
+/// `e`: every delta is itself a counter, and every lattice operation is the entries' join.
+macro_rules! impl_counter_lattice {
+    ($name:ident) => {
+        impl<A: Actor> Crdt for $name<A> {
+            fn join(&mut self, other: &Self) {
+                self.e.join(&other.e);
+            }
+            fn validate(&self) -> Result<(), ValidationError> {
+                self.e.validate()
+            }
+        }
+
+        impl<A: Actor> DeltaCrdt<A> for $name<A> {
+            type Delta = Self;
+            fn join_delta(&mut self, delta: &Self) {
+                self.e.join(&delta.e);
+            }
+            fn validate_delta(&self, delta: &Self) -> Result<(), ValidationError> {
+                delta.validate()
+            }
+            fn merge_delta(group: &mut Self, delta: &Self) {
+                group.e.join(&delta.e);
+            }
+            fn summary(&self) -> VersionVector<A> {
+                self.e.summary()
+            }
+            fn delta_since(&self, seen: &VersionVector<A>) -> Self {
+                Self {
+                    e: self.e.since(seen),
+                }
+            }
+            fn to_delta(&self) -> Self {
+                self.clone()
+            }
+        }
+    };
+}
+
 /// A grow-only counter: one monotone entry per actor, value = sum of entries.
 ///
 /// Use it for counts that only go up (page views, events processed). Each actor increments its
@@ -444,38 +483,7 @@ impl<A: Actor> GCounter<A> {
     }
 }
 
-impl<A: Actor> Crdt for GCounter<A> {
-    fn join(&mut self, other: &Self) {
-        self.e.join(&other.e);
-    }
-    fn validate(&self) -> Result<(), ValidationError> {
-        self.e.validate()
-    }
-}
-
-impl<A: Actor> DeltaCrdt<A> for GCounter<A> {
-    type Delta = Self;
-    fn join_delta(&mut self, delta: &Self) {
-        self.e.join(&delta.e);
-    }
-    fn validate_delta(&self, delta: &Self) -> Result<(), ValidationError> {
-        delta.validate()
-    }
-    fn merge_delta(group: &mut Self, delta: &Self) {
-        group.e.join(&delta.e);
-    }
-    fn summary(&self) -> VersionVector<A> {
-        self.e.summary()
-    }
-    fn delta_since(&self, seen: &VersionVector<A>) -> Self {
-        Self {
-            e: self.e.since(seen),
-        }
-    }
-    fn to_delta(&self) -> Self {
-        self.clone()
-    }
-}
+impl_counter_lattice!(GCounter);
 
 impl<A: Actor + Encode> Canonical for GCounter<A> {
     fn write<S: Sink>(&self, s: &mut S) {
@@ -697,38 +705,7 @@ impl<A: Actor> PnCounter<A> {
     }
 }
 
-impl<A: Actor> Crdt for PnCounter<A> {
-    fn join(&mut self, other: &Self) {
-        self.e.join(&other.e);
-    }
-    fn validate(&self) -> Result<(), ValidationError> {
-        self.e.validate()
-    }
-}
-
-impl<A: Actor> DeltaCrdt<A> for PnCounter<A> {
-    type Delta = Self;
-    fn join_delta(&mut self, delta: &Self) {
-        self.e.join(&delta.e);
-    }
-    fn validate_delta(&self, delta: &Self) -> Result<(), ValidationError> {
-        delta.validate()
-    }
-    fn merge_delta(group: &mut Self, delta: &Self) {
-        group.e.join(&delta.e);
-    }
-    fn summary(&self) -> VersionVector<A> {
-        self.e.summary()
-    }
-    fn delta_since(&self, seen: &VersionVector<A>) -> Self {
-        Self {
-            e: self.e.since(seen),
-        }
-    }
-    fn to_delta(&self) -> Self {
-        self.clone()
-    }
-}
+impl_counter_lattice!(PnCounter);
 
 impl<A: Actor + Encode> Canonical for PnCounter<A> {
     fn write<S: Sink>(&self, s: &mut S) {
