@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use bytes::Buf;
-use quorate_clocks::{Actor, Decode, DecodeError, Encode, VersionVector, get_len};
+use quorate_clocks::{Actor, Decode, DecodeError, Encode, get_len};
 
 use crate::codec::{
     Canonical, Digest, Sink, digest_of, impl_encode_via_canonical, impl_serde_via_codec, put_len,
@@ -11,7 +11,7 @@ use crate::codec::{
 };
 use crate::dotstore::Key;
 use crate::error::ValidationError;
-use crate::traits::{Crdt, DeltaCrdt};
+use crate::traits::{Crdt, impl_full_state_delta};
 
 /// A grow-only set: union is the join.
 ///
@@ -145,27 +145,7 @@ impl<T: Ord + Clone + std::fmt::Debug> Crdt for GSet<T> {
     }
 }
 
-impl<T: Ord + Clone + std::fmt::Debug + Send + Sync, A: Actor> DeltaCrdt<A> for GSet<T> {
-    type Delta = Self;
-    fn join_delta(&mut self, delta: &Self) {
-        self.join(delta);
-    }
-    fn validate_delta(&self, _delta: &Self) -> Result<(), ValidationError> {
-        Ok(())
-    }
-    fn merge_delta(group: &mut Self, delta: &Self) {
-        group.join(delta);
-    }
-    fn summary(&self) -> VersionVector<A> {
-        VersionVector::new()
-    }
-    fn delta_since(&self, _seen: &VersionVector<A>) -> Self {
-        self.clone()
-    }
-    fn to_delta(&self) -> Self {
-        self.clone()
-    }
-}
+impl_full_state_delta!([T: Ord + Clone + std::fmt::Debug + Send + Sync, A: Actor] GSet<T>);
 
 fn write_set<T: Key + Encode, S: Sink>(s: &mut S, set: &BTreeSet<T>) {
     put_len(s, set.len());
@@ -384,27 +364,7 @@ impl<T: Ord + Clone + std::fmt::Debug> Crdt for TwoPSet<T> {
     }
 }
 
-impl<T: Ord + Clone + std::fmt::Debug + Send + Sync, A: Actor> DeltaCrdt<A> for TwoPSet<T> {
-    type Delta = Self;
-    fn join_delta(&mut self, delta: &Self) {
-        self.join(delta);
-    }
-    fn validate_delta(&self, delta: &Self) -> Result<(), ValidationError> {
-        delta.validate()
-    }
-    fn merge_delta(group: &mut Self, delta: &Self) {
-        group.join(delta);
-    }
-    fn summary(&self) -> VersionVector<A> {
-        VersionVector::new()
-    }
-    fn delta_since(&self, _seen: &VersionVector<A>) -> Self {
-        self.clone()
-    }
-    fn to_delta(&self) -> Self {
-        self.clone()
-    }
-}
+impl_full_state_delta!([T: Ord + Clone + std::fmt::Debug + Send + Sync, A: Actor] TwoPSet<T>);
 
 impl<T: Key + Encode + Decode> Canonical for TwoPSet<T> {
     fn write<S: Sink>(&self, s: &mut S) {

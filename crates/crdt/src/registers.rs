@@ -1,9 +1,7 @@
 //! Registers and flags: [`MvReg`], [`EwFlag`] (causal) and [`LwwReg`] (timestamped).
 
 use bytes::Buf;
-use quorate_clocks::{
-    Actor, CounterOverflow, Decode, DecodeError, Encode, Timestamp, VersionVector,
-};
+use quorate_clocks::{Actor, CounterOverflow, Decode, DecodeError, Encode, Timestamp};
 
 use crate::causal::CausalDelta;
 use crate::codec::{
@@ -12,7 +10,7 @@ use crate::codec::{
 };
 use crate::dotstore::{DotFun, DotSet, RegisterValue};
 use crate::error::ValidationError;
-use crate::traits::{Crdt, DeltaCrdt};
+use crate::traits::{Crdt, impl_full_state_delta};
 use crate::wrap::{causal_type, observed};
 
 /// Delta of an [`MvReg`].
@@ -365,27 +363,7 @@ impl<V: RegisterValue, A: Actor> Crdt for LwwReg<V, A> {
     }
 }
 
-impl<V: RegisterValue, A: Actor> DeltaCrdt<A> for LwwReg<V, A> {
-    type Delta = Self;
-    fn join_delta(&mut self, delta: &Self) {
-        self.join(delta);
-    }
-    fn validate_delta(&self, delta: &Self) -> Result<(), ValidationError> {
-        delta.validate()
-    }
-    fn merge_delta(group: &mut Self, delta: &Self) {
-        group.join(delta);
-    }
-    fn summary(&self) -> VersionVector<A> {
-        VersionVector::new()
-    }
-    fn delta_since(&self, _seen: &VersionVector<A>) -> Self {
-        self.clone()
-    }
-    fn to_delta(&self) -> Self {
-        self.clone()
-    }
-}
+impl_full_state_delta!([V: RegisterValue, A: Actor] LwwReg<V, A>);
 
 impl<V: RegisterValue + Encode, A: Actor + Encode> Canonical for LwwReg<V, A> {
     fn write<S: Sink>(&self, s: &mut S) {

@@ -163,3 +163,33 @@ pub trait DeltaCrdt<A: Actor>: Crdt {
     /// The whole state as a delta (the full-state fallback of anti-entropy).
     fn to_delta(&self) -> Self::Delta;
 }
+
+/// `DeltaCrdt` for a lattice without causal metadata (G-set, 2P-set, LWW-register): its delta
+/// is a value of the same type, its summary is empty, and `delta_since` can only answer with
+/// the whole state.
+macro_rules! impl_full_state_delta {
+    ([$($bound:tt)*] $ty:ty) => {
+        impl<$($bound)*> $crate::traits::DeltaCrdt<A> for $ty {
+            type Delta = Self;
+            fn join_delta(&mut self, delta: &Self) {
+                $crate::traits::Crdt::join(self, delta);
+            }
+            fn validate_delta(&self, delta: &Self) -> Result<(), $crate::error::ValidationError> {
+                $crate::traits::Crdt::validate(delta)
+            }
+            fn merge_delta(group: &mut Self, delta: &Self) {
+                $crate::traits::Crdt::join(group, delta);
+            }
+            fn summary(&self) -> quorate_clocks::VersionVector<A> {
+                quorate_clocks::VersionVector::new()
+            }
+            fn delta_since(&self, _seen: &quorate_clocks::VersionVector<A>) -> Self {
+                self.clone()
+            }
+            fn to_delta(&self) -> Self {
+                self.clone()
+            }
+        }
+    };
+}
+pub(crate) use impl_full_state_delta;
