@@ -66,6 +66,7 @@
 //! - The only `unsafe` code is the `clock_gettime` call and the inline vector storage, each
 //!   with its safety argument.
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod sync;
 

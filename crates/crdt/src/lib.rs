@@ -97,6 +97,7 @@
 //! * Equal states encode to identical bytes ([`Digest`] is a hash of those bytes).
 //! * Counter arithmetic is checked ([`quorate_clocks::CounterOverflow`]); reads never wrap.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod sync;
 

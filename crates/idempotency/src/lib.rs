@@ -12,3 +12,4 @@
 //! - one store trait with in-memory, SQLite and PostgreSQL backends, each passing the same
 //!   conformance and crash suites.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]

@@ -11,3 +11,4 @@
 //!   at-least-once delivery becomes effectively-once processing;
 //! - SQLite and PostgreSQL backends passing one conformance suite and crash tests.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]

@@ -77,6 +77,7 @@
 //!   bitmasks (about 20 ms for 20 nodes on a shared 2-core machine); threshold systems use
 //!   closed forms at any size.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod sync {
     #[cfg(not(quorate_loom))]

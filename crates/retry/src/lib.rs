@@ -108,6 +108,7 @@
 //! - Randomness is injected ([`rand::Rng`]); the default [`ThreadLocalRng`] is fast, not
 //!   cryptographic. Seeded runs ([`FastRng`]) are replayable.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
 mod breaker;

@@ -145,8 +145,17 @@
 
 mod alloc;
 mod crash;
+pub mod etcd;
+pub mod nats;
 mod pg;
 mod tempdir;
+
+#[cfg(feature = "fencing")]
+pub mod fencing_suite;
+#[cfg(feature = "idempotency")]
+pub mod idempotency_suite;
+#[cfg(feature = "outbox")]
+pub mod outbox_suite;
 
 pub use alloc::{CountingAllocator, allocation_count, allocations};
 pub use crash::{

@@ -1,0 +1,1 @@
+//! The lease and fencing conformance suite every quorate-fencing backend runs (to be written with the crate).

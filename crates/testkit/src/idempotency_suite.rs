@@ -1,0 +1,1 @@
+//! The idempotency-store conformance suite every quorate-idempotency backend runs (to be written with the crate).
