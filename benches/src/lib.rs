@@ -4,3 +4,5 @@
 //! group, named `<operation>/<implementation>`, so that every comparison is a ratio measured in
 //! one run on one machine.
 #![forbid(unsafe_code)]
+
+pub mod report;

@@ -1,155 +1,152 @@
-//! Turns criterion's saved estimates into the comparison tables of `BENCHMARKS.md`.
+//! Turns a benchmark run into `BENCHMARKS.md` and the headline chart.
 //!
-//! Usage: `cargo run -p quorate-benches --bin bench-report -- [CRITERION_DIR] > BENCHMARKS.md`
-//! (default directory: `$CARGO_TARGET_DIR/criterion`, else `target/criterion`). Every
-//! criterion group is a comparison: its function ids name the implementations (`quorate`,
-//! `uhlc`, ...; ours start with `quorate`) and an optional parameter (`vv_compare/quorate/16`)
-//! splits it into rows. For each row the table gives every implementation's mean and, for each of
-//! ours, every peer's mean divided by it.
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::fs;
-use std::path::{Path, PathBuf};
+//! Usually run by `scripts/bench`. By hand:
+//!
+//! ```text
+//! cargo run -p quorate-benches --bin bench-report -- \
+//!     --results target/bench-run --targets benches/targets.toml \
+//!     --benches clocks,quorum,retry,crdt,fencing,idempotency,outbox \
+//!     --out BENCHMARKS.md --svg docs/benchmarks.svg --svg-link docs/benchmarks.svg \
+//!     --toolchain "$(rustc --version)" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+//!     --mode quick --command "scripts/bench --quick"
+//! ```
+//!
+//! `--results DIR` holds one criterion home per bench target (`DIR/<bench>/`) and its stdout
+//! (`DIR/<bench>.log`); a bench in `--benches` with nothing there is reported as not measured.
+//! Without `--out` the report goes to stdout. Exits non-zero when the targets file is malformed
+//! or nothing at all was measured; an unmet target is reported, not an error.
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde::Deserialize;
+use quorate_benches::report::{self, RunInfo};
 
-#[derive(Debug, Deserialize)]
-struct BenchmarkJson {
-    group_id: String,
-    function_id: Option<String>,
-    value_str: Option<String>,
+#[derive(Debug, Default)]
+struct Args {
+    results: Option<PathBuf>,
+    targets: Option<PathBuf>,
+    benches: Vec<String>,
+    out: Option<PathBuf>,
+    svg: Option<PathBuf>,
+    svg_link: Option<String>,
+    info: RunInfo,
 }
 
-#[derive(Debug, Deserialize)]
-struct Estimate {
-    point_estimate: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Estimates {
-    mean: Estimate,
-}
-
-/// (group, parameter) -> implementation -> mean in nanoseconds.
-type Table = BTreeMap<(String, String), BTreeMap<String, f64>>;
-
-fn collect(dir: &Path, table: &mut Table) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if !path.is_dir() {
-            continue;
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        info: RunInfo {
+            machine: report::machine(),
+            toolchain: "unknown toolchain".to_owned(),
+            date: "unknown date".to_owned(),
+            command: "bench-report".to_owned(),
+            mode: "unspecified".to_owned(),
+            chart: None,
+        },
+        ..Args::default()
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(String::new());
         }
-        if path.file_name().is_some_and(|n| n == "new") {
-            let bench = path.join("benchmark.json");
-            let est = path.join("estimates.json");
-            if let (Ok(b), Ok(e)) = (fs::read_to_string(&bench), fs::read_to_string(&est)) {
-                match (
-                    serde_json::from_str::<BenchmarkJson>(&b),
-                    serde_json::from_str::<Estimates>(&e),
-                ) {
-                    (Ok(b), Ok(e)) => {
-                        let implementation = b.function_id.unwrap_or_else(|| "-".to_owned());
-                        table
-                            .entry((b.group_id, b.value_str.unwrap_or_default()))
-                            .or_default()
-                            .insert(implementation, e.mean.point_estimate);
-                    }
-                    _ => eprintln!("skipping unreadable estimates in {}", path.display()),
-                }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--results" => args.results = Some(value.into()),
+            "--targets" => args.targets = Some(value.into()),
+            "--benches" => {
+                args.benches = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
             }
-        } else {
-            collect(&path, table)?;
+            "--out" => args.out = Some(value.into()),
+            "--svg" => args.svg = Some(value.into()),
+            "--svg-link" => args.svg_link = Some(value),
+            "--toolchain" => args.info.toolchain = value,
+            "--date" => args.info.date = value,
+            "--mode" => args.info.mode = value,
+            "--command" => args.info.command = value,
+            "--machine" => args.info.machine = value,
+            other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok(())
-}
-
-fn human(ns: f64) -> String {
-    if ns < 1_000.0 {
-        format!("{ns:.2} ns")
-    } else if ns < 1_000_000.0 {
-        format!("{:.2} µs", ns / 1_000.0)
-    } else if ns < 1_000_000_000.0 {
-        format!("{:.2} ms", ns / 1_000_000.0)
-    } else {
-        format!("{:.2} s", ns / 1_000_000_000.0)
-    }
-}
-
-fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    format!("{cpu}, {cores} cores available")
-}
-
-fn render(table: &Table) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# Benchmarks\n");
-    let _ = writeln!(
-        out,
-        "Generated by `bench-report` from criterion's estimates. Machine: {}. Each row was \
-         measured in one criterion run with quorate and its peers side by side; absolute times \
-         are noisy on shared machines, the ratios are what to compare. For each quorate \
-         implementation, `peer / quorate` is the peer's mean divided by quorate's: above 1.00x \
-         quorate is faster.\n",
-        machine()
-    );
-    let mut current_group = None;
-    for ((group, param), impls) in table {
-        if current_group != Some(group) {
-            let _ = writeln!(out, "\n## `{group}`\n");
-            let _ = writeln!(
-                out,
-                "| parameter | implementation | mean | peer / quorate |"
-            );
-            let _ = writeln!(out, "|---|---|---:|---|");
-            current_group = Some(group);
-        }
-        let is_ours = |name: &str| name.starts_with("quorate");
-        let p = if param.is_empty() { "-" } else { param };
-        for (name, &ns) in impls {
-            let ratios = if is_ours(name) && ns > 0.0 {
-                impls
-                    .iter()
-                    .filter(|(peer, _)| !is_ours(peer))
-                    .map(|(peer, &peer_ns)| format!("{peer} {:.2}x", peer_ns / ns))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "| {p} | {name} | {} | {ratios} |", human(ns));
-        }
-    }
-    out
+    Ok(args)
 }
 
 fn main() -> ExitCode {
-    let dir = std::env::args_os().nth(1).map_or_else(
-        || {
-            let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
-            PathBuf::from(target).join("criterion")
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("bench-report: {e}");
+            }
+            eprintln!(
+                "usage: bench-report --results DIR --targets FILE [--benches a,b,...] [--out FILE] \
+                 [--svg FILE [--svg-link PATH]] [--toolchain S] [--date S] [--mode S] \
+                 [--command S] [--machine S]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let Some(results_dir) = args.results else {
+        eprintln!("bench-report: --results DIR is required");
+        return ExitCode::from(2);
+    };
+    let rows = match &args.targets {
+        None => Vec::new(),
+        Some(path) => match std::fs::read_to_string(path) {
+            Err(e) => {
+                eprintln!("bench-report: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            Ok(text) => match report::parse_targets(&text) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("bench-report: {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            },
         },
-        PathBuf::from,
-    );
-    let mut table = Table::new();
-    if let Err(e) = collect(&dir, &mut table) {
-        eprintln!("cannot read {}: {e}", dir.display());
+    };
+    let results = match report::read_run(&results_dir, &args.benches) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bench-report: cannot read {}: {e}", results_dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if results.is_empty() {
+        eprintln!(
+            "bench-report: no criterion estimates under {}",
+            results_dir.display()
+        );
         return ExitCode::FAILURE;
     }
-    if table.is_empty() {
-        eprintln!("no criterion estimates under {}", dir.display());
-        return ExitCode::FAILURE;
+    let evaluated = report::evaluate_all(&rows, &results);
+    let mut info = args.info;
+    if let Some(svg) = &args.svg {
+        let title = format!("quorate vs the best peer ({})", info.date);
+        if let Err(e) = std::fs::write(svg, report::chart(&evaluated, &title)) {
+            eprintln!("bench-report: cannot write {}: {e}", svg.display());
+            return ExitCode::FAILURE;
+        }
+        info.chart = Some(
+            args.svg_link
+                .unwrap_or_else(|| svg.to_string_lossy().into_owned()),
+        );
     }
-    print!("{}", render(&table));
+    let text = report::render(&info, &evaluated, &results);
+    match &args.out {
+        Some(out) => {
+            if let Err(e) = std::fs::write(out, text) {
+                eprintln!("bench-report: cannot write {}: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        None => print!("{text}"),
+    }
+    // The headline, on stderr, for whoever ran the command.
+    eprint!("{}", report::headline_table(&evaluated));
     ExitCode::SUCCESS
 }
