@@ -70,7 +70,9 @@ enum Growth {
 /// `base + n * step` (linear) or `base * factor^n` (exponential), never more than `cap`. So
 /// the first retry waits `base` (before jitter), the convention of backon (its first delay is
 /// `min_delay`), of the AWS SDKs' standard mode (`rand(0, 1) * 2^0` s), of gRFC A6 (the first
-/// retry at `random(0, initialBackoff)`) and of Brooker's simulator (`base * 2^0`). Build
+/// retry at `random(0, initialBackoff)`). Brooker's simulator counts its exponent from the
+/// first failure (`base * 2^1` first); the [`sim`](crate::sim) module gets its schedule by
+/// passing `2 * base` here. Build
 /// one with [`Backoff::constant`], [`Backoff::linear`] or [`Backoff::exponential`], pick a
 /// jitter with [`Backoff::with_jitter`], and draw delays with [`Backoff::next_delay`] on a
 /// per-request [`BackoffState`] (or iterate with [`Backoff::delays`]).

@@ -84,8 +84,13 @@
 //!
 //! **Deadlines.** A retry that cannot finish before the caller gives up is pure extra load. The
 //! [`RetryPlanner`] reserves the expected attempt time (the attempt timeout, or the longest
-//! attempt so far) before the deadline, clamps server pushback to the cap, and gives up the
-//! moment the next attempt cannot complete in time, instead of sleeping until the deadline.
+//! attempt so far) before the deadline, and gives up the moment the next attempt cannot
+//! complete in time, instead of sleeping until the deadline.
+//!
+//! **Server pushback is a floor.** When the server says when to come back (`Retry-After`,
+//! `grpc-retry-pushback-ms`), the planner retries after exactly that delay, never earlier and
+//! never clamped to the backoff cap, then restarts the backoff (gRFC A6); if that time plus
+//! the attempt passes the deadline it gives up at once.
 //!
 //! # Features
 //!
@@ -96,8 +101,10 @@
 //!
 //! # Guarantees and assumptions
 //!
-//! - A delay never exceeds [`Backoff::cap`], whatever the jitter; delays are integer
-//!   nanoseconds, drawn without reading a clock or allocating.
+//! - A backoff delay never exceeds [`Backoff::cap`], whatever the jitter; delays are integer
+//!   nanoseconds, drawn without reading a clock or allocating. The planner waits longer than
+//!   the cap only when the server's pushback says so, and never retries before a pushback
+//!   expires.
 //! - A budget never grants more retries than its accounting allows, under any interleaving of
 //!   threads (each grant is one compare-and-swap on the balance; checked with loom and a
 //!   16-thread stress test). Budgets never lock.

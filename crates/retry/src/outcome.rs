@@ -122,12 +122,14 @@ impl Idempotency {
 pub struct Classification {
     /// What the failure means.
     pub class: OutcomeClass,
-    /// Server pushback (`Retry-After`, gRPC `grpc-retry-pushback-ms`): the earliest the server
-    /// wants to see a retry. The planner waits the longer of it (clamped to the backoff cap)
-    /// and the jittered backoff, and gives up if that passes the deadline. gRFC A6 differs:
-    /// a gRPC client retries after exactly the pushback (even if shorter than the backoff) and
-    /// then restarts its backoff from `initialBackoff`; this crate treats pushback as a floor,
-    /// as HTTP `Retry-After` is, and keeps the backoff growing.
+    /// Server pushback (`Retry-After`, gRPC `grpc-retry-pushback-ms`): how long the server
+    /// wants the client to wait before the next attempt. As in gRFC A6, the planner retries
+    /// after exactly this delay (without jitter, and not clamped to the backoff cap, so the
+    /// retry is never earlier than the server asked, as RFC 9110's `Retry-After` requires),
+    /// then restarts its backoff from the first delay. If the pushback plus the attempt
+    /// would end past the deadline it gives up at once
+    /// ([`GiveUpReason::DeadlineExceeded`](crate::GiveUpReason::DeadlineExceeded)). A pushback
+    /// that says "do not retry" is a [`Fatal`](OutcomeClass::Fatal) classification.
     pub retry_after: Option<Duration>,
 }
 

@@ -14,6 +14,24 @@
 //! once when `now + delay + attempt time` would pass it: a retry that cannot finish in time is
 //! pure extra load. The attempt time is the policy's [`attempt_timeout`](RetryPolicy::with_attempt_timeout)
 //! when set (an upper bound), otherwise the longest attempt seen so far.
+//!
+//! # Server pushback
+//!
+//! A failure may carry the server's pushback ([`Classification::retry_after`]: HTTP
+//! `Retry-After`, gRPC `grpc-retry-pushback-ms`). The planner follows gRFC A6 ("retry in *n*
+//! ms; if this attempt also fails, retry delay will reset to initial backoff") and RFC 9110's
+//! `Retry-After`: the retry is scheduled after exactly the pushback, so it never starts before
+//! the time the server named, and the pushback is neither jittered nor clamped to the
+//! backoff's cap (a server that says "13 s" is not retried after a 1 s cap). The backoff then
+//! starts over: the next failure without pushback waits the schedule's first delay. The
+//! deadline still rules: when the pushback plus the attempt time would end past it, the
+//! planner gives up at once with [`GiveUpReason::DeadlineExceeded`] instead of sleeping. The
+//! attempt limit and the budget apply as to any retry.
+//!
+//! Where we differ on purpose: a negative or unparseable `grpc-retry-pushback-ms` means "do
+//! not retry" in gRFC A6; callers express that by classifying the failure as
+//! [`OutcomeClass::Fatal`]. Without a deadline a pushback is honoured however long it is, so
+//! set a deadline to bound the wait.
 
 use core::time::Duration;
 
@@ -514,6 +532,12 @@ impl<'a> RetryPlanner<'a> {
     /// limit, deadline, and only then the budget, so no budget is spent on a retry that would
     /// not happen anyway. [`NotSent`](OutcomeClass::NotSent) failures spend no budget.
     ///
+    /// The delay is the next backoff draw, or, when the failure carries server pushback
+    /// ([`Classification::retry_after`]), exactly that pushback, uncapped, after which the
+    /// backoff restarts from its first delay (gRFC A6; see the [module docs](self)). A retry
+    /// whose delay plus attempt time would end past the deadline is refused with
+    /// [`GiveUpReason::DeadlineExceeded`].
+    ///
     /// ```
     /// use std::time::Duration;
     /// use quorate_retry::*;
@@ -522,6 +546,12 @@ impl<'a> RetryPlanner<'a> {
     /// p.begin_attempt(0)?;
     /// let d = p.on_failure(1, OutcomeClass::Timeout.into(), &mut ThreadLocalRng);
     /// assert_eq!(d, Decision::GiveUp(GiveUpReason::Ambiguous)); // not idempotent
+    ///
+    /// // The server says "Retry-After: 13": 13 s it is, above the 10 ms cap.
+    /// let mut p = RetryPlanner::new(&policy);
+    /// p.begin_attempt(0)?;
+    /// let busy = Classification::new(OutcomeClass::Throttled).with_retry_after(Duration::from_secs(13));
+    /// assert_eq!(p.on_failure(1, busy, &mut ThreadLocalRng), Decision::RetryAfter(Duration::from_secs(13)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn on_failure<R: Rng + ?Sized>(
@@ -553,12 +583,17 @@ impl<'a> RetryPlanner<'a> {
         if self.attempts >= self.policy.max_attempts {
             return Decision::GiveUp(GiveUpReason::AttemptsExhausted);
         }
-        let backoff = self.policy.backoff;
-        let mut delay = backoff.next_delay_nanos(&mut self.backoff, rng);
-        if let Some(after) = outcome.retry_after {
-            let after = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
-            delay = delay.max(after.min(nanos(backoff.cap()).unwrap_or(u64::MAX)));
-        }
+        let delay = match outcome.retry_after {
+            // gRFC A6: retry after exactly the pushback, never earlier (RFC 9110's Retry-After)
+            // and not clamped to the cap; the retry after this one, if it fails without
+            // pushback, starts the backoff again from its first delay. No draw, no jitter.
+            Some(after) => {
+                self.backoff = BackoffState::new();
+                // Past u64 nanoseconds is past every deadline; without one it is still honoured.
+                u64::try_from(after.as_nanos()).unwrap_or(u64::MAX)
+            }
+            None => self.policy.backoff.next_delay_nanos(&mut self.backoff, rng),
+        };
         if let Some(deadline) = self.deadline {
             let attempt = self
                 .policy
@@ -581,6 +616,9 @@ impl<'a> RetryPlanner<'a> {
                 None => return Decision::GiveUp(GiveUpReason::BudgetExhausted),
             }
         }
-        Decision::RetryAfter(Duration::from_nanos(delay))
+        Decision::RetryAfter(match outcome.retry_after {
+            Some(after) => after,
+            None => Duration::from_nanos(delay),
+        })
     }
 }

@@ -134,7 +134,7 @@ fn propagated_deadline_wins_when_earlier() {
 }
 
 #[test]
-fn pushback_is_honoured_and_clamped_to_the_cap_and_deadline() {
+fn pushback_is_honoured_exactly_past_the_cap_and_gives_up_at_the_deadline() {
     let pol = RetryPolicy::new(
         Backoff::exponential(Duration::from_millis(10), 2.0, Duration::from_secs(1)).unwrap(),
     )
@@ -145,22 +145,42 @@ fn pushback_is_honoured_and_clamped_to_the_cap_and_deadline() {
     let mut p = RetryPlanner::new(&pol);
     p.begin_attempt(0).unwrap();
     let push = |d| Classification::new(OutcomeClass::Throttled).with_retry_after(d);
-    // Pushback longer than the backoff delay: honoured.
+    // Pushback longer than the backoff delay: exactly the pushback.
     assert_eq!(
         fail(&mut p, 0, push(Duration::from_millis(300))).delay(),
         Some(Duration::from_millis(300))
     );
     p.begin_attempt(300 * MS).unwrap();
-    // Pushback of an hour: clamped to the 1 s cap.
+    // Pushback of 3 s, three times the 1 s cap: honoured, not clamped.
     assert_eq!(
-        fail(&mut p, 300 * MS, push(Duration::from_secs(3600))).delay(),
-        Some(Duration::from_secs(1))
+        fail(&mut p, 300 * MS, push(Duration::from_secs(3))).delay(),
+        Some(Duration::from_secs(3))
     );
-    p.begin_attempt(1300 * MS).unwrap();
-    // Near the deadline a 1 s pushback does not fit: give up.
+    p.begin_attempt(3300 * MS).unwrap();
+    // Pushback of an hour with 1.7 s left: give up at once rather than retry early.
+    assert_eq!(
+        fail(&mut p, 3300 * MS, push(Duration::from_secs(3600))),
+        Decision::GiveUp(GiveUpReason::DeadlineExceeded)
+    );
+    // Near the deadline a 1 s pushback does not fit either.
+    let mut p = RetryPlanner::new(&pol);
+    p.begin_attempt(0).unwrap();
     assert_eq!(
         fail(&mut p, 4500 * MS, push(Duration::from_secs(1))),
         Decision::GiveUp(GiveUpReason::DeadlineExceeded)
+    );
+    // The pushback plus the modelled attempt (the 500 ms the first one took) must fit too:
+    // 4.5 s + 0.4 s + 0.5 s > 5 s, while 4.5 s + 0.0 s + 0.5 s = 5 s fits.
+    let mut p = RetryPlanner::new(&pol).with_deadline_at(5000 * MS);
+    p.begin_attempt(4000 * MS).unwrap();
+    let mut q = p;
+    assert_eq!(
+        fail(&mut p, 4500 * MS, push(Duration::from_millis(400))),
+        Decision::GiveUp(GiveUpReason::DeadlineExceeded)
+    );
+    assert_eq!(
+        fail(&mut q, 4500 * MS, push(Duration::ZERO)),
+        Decision::RetryAfter(Duration::ZERO)
     );
 }
 

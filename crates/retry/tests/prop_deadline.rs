@@ -61,8 +61,9 @@ proptest! {
 }
 
 proptest! {
-    /// Whatever the server pushes back, the planner's delay stays within the cap, and with a
-    /// deadline the delay plus the modelled attempt time fits before it.
+    /// The planner's delay stays within the cap unless the server pushed back (then it is
+    /// exactly the pushback), and the delay plus the modelled attempt time fits before the
+    /// deadline.
     #[test]
     fn planner_delays_respect_cap_and_deadline(
         cap_ms in 1u64..2000,
@@ -94,7 +95,10 @@ proptest! {
             }
             match p.on_failure(now, c, &mut rng) {
                 Decision::RetryAfter(d) => {
-                    prop_assert!(d <= Duration::from_millis(cap_ms));
+                    match push_ms {
+                        Some(ms) => prop_assert_eq!(d, Duration::from_millis(ms)),
+                        None => prop_assert!(d <= Duration::from_millis(cap_ms)),
+                    }
                     let d = d.as_nanos() as u64;
                     prop_assert!(now + d + attempt_ms * 1_000_000 <= deadline);
                     now += d;

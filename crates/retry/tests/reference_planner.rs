@@ -112,8 +112,8 @@ fn deadline_already_passed() {
 }
 
 /// Time near the end of u64 saturates instead of wrapping: a deadline at `u64::MAX` that the
-/// next attempt would pass is still honoured, and a pushback of `Duration::MAX` is clamped
-/// to the cap.
+/// next attempt would pass is still honoured, and a pushback of `Duration::MAX` (which no
+/// deadline can hold) gives up at once instead of being clamped or wrapping.
 #[test]
 fn times_near_u64_max_do_not_wrap() {
     let pol = RetryPolicy::new(
@@ -124,14 +124,16 @@ fn times_near_u64_max_do_not_wrap() {
     .with_deadline(Duration::from_secs(3600))
     .unwrap();
     let start = u64::MAX - 10_000 * MS; // 10 s before the end of time
+    let push = |d| Classification::new(OutcomeClass::Throttled).with_retry_after(d);
     let mut p = RetryPlanner::new(&pol);
     let info = p.begin_attempt(start).unwrap();
     assert_eq!(info.deadline_nanos, Some(u64::MAX));
-    let d = fail(
-        &mut p,
-        start + MS,
-        Classification::new(OutcomeClass::Throttled).with_retry_after(Duration::MAX),
+    let mut q = p;
+    assert_eq!(
+        fail(&mut q, start + MS, push(Duration::MAX)),
+        Decision::GiveUp(GiveUpReason::DeadlineExceeded)
     );
+    let d = fail(&mut p, start + MS, push(Duration::from_secs(4)));
     assert_eq!(d, Decision::RetryAfter(Duration::from_secs(4)));
     // Keep failing: every planned sleep (plus the attempt) ends by u64::MAX, then it gives up.
     let mut now = start + MS + 4_000 * MS;
@@ -158,7 +160,8 @@ fn times_near_u64_max_do_not_wrap() {
 
 /// The first retry waits `base`: backon's first delay is `min_delay`, botocore's first
 /// standard-mode delay is `rand(0, 1) * 2^0` seconds and gRFC A6's first retry is at
-/// `random(0, initialBackoff)`; Brooker's simulator starts at `base * 2^0`.
+/// `random(0, initialBackoff)`. (Brooker's simulator counts from the first failure and
+/// waits `base * 2^1` first; [`quorate_retry::sim`] passes `2 * base` to match it.)
 #[test]
 fn the_first_retry_waits_base() {
     let ms = Duration::from_millis;
@@ -261,4 +264,141 @@ fn budget_is_not_spent_when_the_deadline_rules_the_retry_out() {
     );
     assert_eq!(q.available(), 500);
     let _ = q.try_withdraw(0, quorate_retry::RetryCost::Standard);
+}
+
+fn grpc_policy(max_attempts: u32) -> RetryPolicy {
+    // gRFC A6's example policy without jitter, so the delays can be read off:
+    // initialBackoff 0.1 s, backoffMultiplier 2, maxBackoff 1 s.
+    RetryPolicy::new(
+        Backoff::exponential(Duration::from_millis(100), 2.0, Duration::from_secs(1)).unwrap(),
+    )
+    .with_max_attempts(max_attempts)
+    .unwrap()
+}
+
+/// gRFC A6, "Pushback: Retry in n ms": the retry is made in exactly n ms (shorter than the
+/// backoff, or longer than `maxBackoff`), and "if this attempt also fails, retry delay will
+/// reset to initial backoff for the following retry".
+#[test]
+fn grfc_a6_retry_in_n_ms_then_reset_to_initial_backoff() {
+    let ms = Duration::from_millis;
+    let pol = grpc_policy(10);
+    let mut p = RetryPlanner::new(&pol);
+    let push = |d| Classification::new(OutcomeClass::Transient).with_retry_after(d);
+    let mut now = 0;
+    let mut step = |p: &mut RetryPlanner<'_>, c: Classification| {
+        p.begin_attempt(now).unwrap();
+        now += MS;
+        let d = fail(p, now, c).delay().expect("retried");
+        now += u64::try_from(d.as_nanos()).unwrap();
+        d
+    };
+    assert_eq!(step(&mut p, OutcomeClass::Transient.into()), ms(100));
+    assert_eq!(step(&mut p, OutcomeClass::Transient.into()), ms(200));
+    // The backoff would be 400 ms: the server's 50 ms wins, exactly.
+    assert_eq!(step(&mut p, push(ms(50))), ms(50));
+    // That retry failed too: back to the initial backoff.
+    assert_eq!(step(&mut p, OutcomeClass::Transient.into()), ms(100));
+    assert_eq!(step(&mut p, OutcomeClass::Transient.into()), ms(200));
+    // 1.5 s is above maxBackoff (1 s): still exactly 1.5 s, then the reset again.
+    assert_eq!(step(&mut p, push(ms(1500))), ms(1500));
+    assert_eq!(step(&mut p, OutcomeClass::Transient.into()), ms(100));
+    // Two pushbacks in a row: each one exactly.
+    assert_eq!(step(&mut p, push(ms(7))), ms(7));
+    assert_eq!(step(&mut p, push(ms(0))), ms(0));
+
+    // With jitter the reset shows as a draw from [0, initialBackoff] again.
+    let jittered = RetryPolicy::new(pol.backoff().with_jitter(Jitter::Full))
+        .with_max_attempts(10)
+        .unwrap();
+    for seed in 0..100 {
+        let mut rng = FastRng::seed_from_u64(seed);
+        let mut p = RetryPlanner::new(&jittered);
+        let mut now = 0;
+        for _ in 0..4 {
+            p.begin_attempt(now).unwrap();
+            now += MS;
+            let d = p.on_failure(now, OutcomeClass::Transient.into(), &mut rng);
+            now += u64::try_from(d.delay().unwrap().as_nanos()).unwrap();
+        }
+        p.begin_attempt(now).unwrap();
+        now += MS;
+        assert_eq!(
+            p.on_failure(now, push(ms(3000)), &mut rng).delay(),
+            Some(ms(3000))
+        );
+        now += 3000 * MS;
+        p.begin_attempt(now).unwrap();
+        let d = p.on_failure(now + MS, OutcomeClass::Transient.into(), &mut rng);
+        assert!(d.delay().unwrap() <= ms(100), "seed {seed}: {d:?}");
+    }
+}
+
+/// gRFC A6: "If the client has already exhausted its maxAttempts, the call will not be
+/// retried even if the server says to retry after a given delay."
+#[test]
+fn grfc_a6_pushback_does_not_add_attempts() {
+    let pol = grpc_policy(2);
+    let mut p = RetryPlanner::new(&pol);
+    let push = Classification::new(OutcomeClass::Throttled).with_retry_after(Duration::ZERO);
+    p.begin_attempt(0).unwrap();
+    assert_eq!(fail(&mut p, MS, push), Decision::RetryAfter(Duration::ZERO));
+    p.begin_attempt(MS).unwrap();
+    assert_eq!(
+        fail(&mut p, 2 * MS, push),
+        Decision::GiveUp(GiveUpReason::AttemptsExhausted)
+    );
+}
+
+/// RFC 9110 §10.2.3: `Retry-After: 120` asks the client to wait two minutes. The retry is
+/// never earlier, whatever the backoff's cap; and when two minutes plus the attempt would
+/// end past the caller's deadline, the executor gives up at once, without sleeping.
+#[test]
+fn rfc9110_retry_after_is_a_floor_and_a_late_one_gives_up_at_once() {
+    use quorate_clocks::{ManualClock, MonotonicClock};
+    use quorate_retry::Retry;
+
+    #[derive(Debug)]
+    struct ServiceUnavailable {
+        retry_after_secs: u64,
+    }
+    impl quorate_retry::Classify for ServiceUnavailable {
+        fn classify(&self) -> Classification {
+            Classification::new(OutcomeClass::Transient)
+                .with_retry_after(Duration::from_secs(self.retry_after_secs))
+        }
+    }
+
+    let pol = grpc_policy(3).with_idempotency(Idempotency::Idempotent);
+    let clock = ManualClock::new(0);
+    let mut starts = Vec::new();
+    let out = Retry::new(&pol, &clock, &clock).run(|a| {
+        starts.push(clock.now_nanos());
+        clock.advance(Duration::from_millis(20)); // the attempt takes 20 ms
+        if a.number == 1 {
+            Err(ServiceUnavailable {
+                retry_after_secs: 120,
+            })
+        } else {
+            Ok(a.number)
+        }
+    });
+    assert_eq!(out.ok(), Some(2));
+    // The 1 s cap did not shorten the wait: the retry started 120 s after the 503 arrived.
+    assert_eq!(starts, [0, 20 * MS + 120_000 * MS]);
+
+    // Same 503 with a 60 s deadline: no sleep at all, the request fails at once.
+    let pol = pol.with_deadline(Duration::from_secs(60)).unwrap();
+    let clock = ManualClock::new(0);
+    let err = Retry::new(&pol, &clock, &clock)
+        .run(|_| {
+            clock.advance(Duration::from_millis(20));
+            Err::<(), _>(ServiceUnavailable {
+                retry_after_secs: 120,
+            })
+        })
+        .unwrap_err();
+    assert_eq!(err.reason, GiveUpReason::DeadlineExceeded);
+    assert_eq!(err.attempts, 1);
+    assert_eq!(clock.now_nanos(), 20 * MS, "gave up without sleeping");
 }
