@@ -167,7 +167,7 @@ fn analysis(c: &mut Criterion) {
 }
 
 fn pbs(c: &mut Criterion) {
-    let e = Exponential::new(0.1);
+    let e = Exponential::new(0.1).expect("valid rate");
     let wars = Wars::new(3, 1, 1, e, e, e, e).expect("valid");
     let mut g = c.benchmark_group("pbs_t_visibility_1m");
     g.sample_size(10);

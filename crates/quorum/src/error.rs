@@ -184,7 +184,7 @@ pub enum ConsistencyError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
 #[non_exhaustive]
 pub enum PbsError {
-    /// R and W must be in `1..=N`, N in `1..=64`.
+    /// N must be at least 1 and R, W in `1..=N`.
     #[error("invalid quorum n={n} r={r} w={w}")]
     InvalidQuorum {
         /// Replicas.
@@ -203,6 +203,15 @@ pub enum PbsError {
     /// A latency rate must be finite and positive.
     #[error("a latency rate must be finite and positive")]
     InvalidRate,
+    /// The WARS simulation holds at most `max` (64) replicas; the closed forms
+    /// ([`k_staleness`](crate::k_staleness)) take any N.
+    #[error("the simulation holds at most {max} replicas, got {n}")]
+    TooManyReplicas {
+        /// Replicas asked for.
+        n: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A delay after commit is NaN.
     #[error("delay at position {index} is not a number")]
     InvalidDelay {

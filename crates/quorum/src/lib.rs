@@ -73,6 +73,10 @@
 //!   Safety of a membership change also needs the protocol to apply one change at a
 //!   time.
 //! - Sampling (availability, PBS) is deterministic per seed.
+//! - The PBS closed forms ([`k_staleness`], [`k_stale_probability`]) take any number of
+//!   replicas (the paper's example is N = 100, R = W = 30); the [`Wars`] simulation holds at
+//!   most 64 ([`PbsError::TooManyReplicas`]). Latency distributions cannot hold invalid
+//!   parameters ([`Exponential::new`] rejects rates that are not finite and positive).
 //! - Analysis is exact up to [`MAX_EXACT_NODES`] nodes by enumerating node subsets as
 //!   bitmasks (about 20 ms for 20 nodes on a shared 2-core machine); threshold systems use
 //!   closed forms at any size.
@@ -86,6 +90,11 @@ mod sync {
     #[cfg(quorate_loom)]
     pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod analysis;
 mod cassandra;

@@ -15,12 +15,23 @@ use rand::{Rng, SeedableRng};
 use crate::error::PbsError;
 use crate::nodeset::MAX_NODES;
 
+/// Sizes for the closed forms: any `N`, `R` and `W` in `1..=N`.
 fn check(n: usize, r: usize, w: usize) -> Result<(), PbsError> {
-    if n == 0 || n > MAX_NODES || r == 0 || r > n || w == 0 || w > n {
+    if n == 0 || r == 0 || r > n || w == 0 || w > n {
         Err(PbsError::InvalidQuorum { n, r, w })
     } else {
         Ok(())
     }
+}
+
+/// Sizes for the WARS simulation, which keeps per-replica state in fixed arrays: as
+/// [`check`], with `N` at most 64.
+fn check_simulated(n: usize, r: usize, w: usize) -> Result<(), PbsError> {
+    check(n, r, w)?;
+    if n > MAX_NODES {
+        return Err(PbsError::TooManyReplicas { n, max: MAX_NODES });
+    }
+    Ok(())
 }
 
 /// Probability that a read quorum of `r` of `n` replicas returns one of the
@@ -28,11 +39,13 @@ fn check(n: usize, r: usize, w: usize) -> Result<(), PbsError> {
 /// `1 - (C(n - w, r) / C(n, r))^k`. Equals `1` when `r + w > n`.
 ///
 /// This is the paper's "probability of k-staleness consistency", `1 - p_sk`;
-/// [`k_stale_probability`] returns `p_sk` itself.
+/// [`k_stale_probability`] returns `p_sk` itself. Any `N` is accepted (the
+/// 64-replica limit applies only to the [`Wars`] simulation): the product is
+/// evaluated term by term, so large `N` neither overflows nor loses precision.
 ///
 /// # Errors
 ///
-/// [`PbsError::InvalidQuorum`] for sizes outside `1..=n` (n at most 64),
+/// [`PbsError::InvalidQuorum`] for `N = 0` or `R`, `W` outside `1..=N`,
 /// [`PbsError::ZeroK`] for `k == 0`.
 ///
 /// ```
@@ -41,6 +54,8 @@ fn check(n: usize, r: usize, w: usize) -> Result<(), PbsError> {
 /// assert_eq!(k_staleness(3, 2, 2, 1)?, 1.0);
 /// // N=3, R=W=1: a read misses the last write with probability 2/3.
 /// assert!((k_staleness(3, 1, 1, 1)? - 1.0 / 3.0).abs() < 1e-12);
+/// // The paper's example: N=100, R=W=30 is consistent with probability 1 - 1.88e-6.
+/// assert!((1.0 - k_staleness(100, 30, 30, 1)? - 1.884e-6).abs() < 1e-9);
 /// # Ok(()) }
 /// ```
 pub fn k_staleness(n: usize, r: usize, w: usize, k: u32) -> Result<f64, PbsError> {
@@ -61,6 +76,8 @@ pub fn k_staleness(n: usize, r: usize, w: usize, k: u32) -> Result<f64, PbsError
 /// // N=3, R=W=1: the read misses the one written replica with probability 2/3.
 /// assert!((k_stale_probability(3, 1, 1, 1)? - 2.0 / 3.0).abs() < 1e-12);
 /// assert_eq!(k_stale_probability(3, 2, 2, 1)?, 0.0);
+/// // Any N: the paper's N=100, R=W=30 example.
+/// assert!((k_stale_probability(100, 30, 30, 1)? - 1.884e-6).abs() < 1e-9);
 /// # Ok(()) }
 /// ```
 pub fn k_stale_probability(n: usize, r: usize, w: usize, k: u32) -> Result<f64, PbsError> {
@@ -91,7 +108,8 @@ pub fn k_stale_probability(n: usize, r: usize, w: usize, k: u32) -> Result<f64, 
 /// let mut rng = SmallRng::seed_from_u64(1);
 /// let fixed = |_: &mut SmallRng| 2.5;
 /// assert_eq!(fixed.sample(&mut rng), 2.5);
-/// assert!(Exponential::new(0.5).sample(&mut rng) >= 0.0);
+/// assert!(Exponential::new(0.5)?.sample(&mut rng) >= 0.0);
+/// # Ok::<(), quorate_quorum::PbsError>(())
 /// ```
 pub trait LatencyDistribution {
     /// Draws one latency.
@@ -115,30 +133,38 @@ impl<F: Fn(&mut SmallRng) -> f64> LatencyDistribution for F {
 /// Exponentially distributed latency with rate `lambda` (mean `1 / lambda`),
 /// the family the PBS paper fits to production latencies.
 ///
+/// The rate is always finite and positive: [`Exponential::new`] rejects anything
+/// else, and so does deserialisation with the `serde` feature.
+///
 /// ```
 /// use quorate_quorum::Exponential;
-/// assert_eq!(Exponential::new(0.25).mean(), 4.0);
+/// assert_eq!(Exponential::new(0.25)?.mean(), 4.0);
+/// # Ok::<(), quorate_quorum::PbsError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawExponential"))]
 pub struct Exponential {
     rate: f64,
 }
 
-impl Exponential {
-    /// An exponential distribution with rate `lambda` (non-positive or
-    /// non-finite rates yield zero latency).
-    ///
-    /// ```
-    /// assert_eq!(quorate_quorum::Exponential::new(2.0).mean(), 0.5);
-    /// ```
-    #[must_use]
-    pub fn new(rate: f64) -> Self {
-        Exponential { rate }
-    }
+/// The unvalidated serde form of [`Exponential`].
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawExponential {
+    rate: f64,
+}
 
-    /// An exponential distribution with rate `lambda`, rejecting rates that
-    /// are not finite and positive.
+#[cfg(feature = "serde")]
+impl TryFrom<RawExponential> for Exponential {
+    type Error = PbsError;
+    fn try_from(raw: RawExponential) -> Result<Self, PbsError> {
+        Exponential::new(raw.rate)
+    }
+}
+
+impl Exponential {
+    /// An exponential distribution with rate `lambda`.
     ///
     /// # Errors
     ///
@@ -146,12 +172,12 @@ impl Exponential {
     ///
     /// ```
     /// use quorate_quorum::{Exponential, PbsError};
-    /// # fn main() -> Result<(), PbsError> {
-    /// assert_eq!(Exponential::try_new(4.0)?.mean(), 0.25);
-    /// assert_eq!(Exponential::try_new(f64::NAN), Err(PbsError::InvalidRate));
-    /// # Ok(()) }
+    /// assert_eq!(Exponential::new(2.0)?.mean(), 0.5);
+    /// assert_eq!(Exponential::new(f64::NAN), Err(PbsError::InvalidRate));
+    /// assert_eq!(Exponential::new(0.0), Err(PbsError::InvalidRate));
+    /// # Ok::<(), PbsError>(())
     /// ```
-    pub fn try_new(rate: f64) -> Result<Self, PbsError> {
+    pub fn new(rate: f64) -> Result<Self, PbsError> {
         if rate > 0.0 && rate.is_finite() {
             Ok(Exponential { rate })
         } else {
@@ -159,26 +185,31 @@ impl Exponential {
         }
     }
 
-    /// The mean, `1 / rate` (0 for invalid rates).
+    /// The rate `lambda`.
     ///
     /// ```
-    /// assert_eq!(quorate_quorum::Exponential::new(-1.0).mean(), 0.0);
+    /// assert_eq!(quorate_quorum::Exponential::new(4.0)?.rate(), 4.0);
+    /// # Ok::<(), quorate_quorum::PbsError>(())
+    /// ```
+    #[must_use]
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The mean, `1 / rate`.
+    ///
+    /// ```
+    /// assert_eq!(quorate_quorum::Exponential::new(4.0)?.mean(), 0.25);
+    /// # Ok::<(), quorate_quorum::PbsError>(())
     /// ```
     #[must_use]
     pub fn mean(&self) -> f64 {
-        if self.rate > 0.0 && self.rate.is_finite() {
-            1.0 / self.rate
-        } else {
-            0.0
-        }
+        1.0 / self.rate
     }
 }
 
 impl LatencyDistribution for Exponential {
     fn sample(&self, rng: &mut SmallRng) -> f64 {
-        if !(self.rate > 0.0 && self.rate.is_finite()) {
-            return 0.0;
-        }
         // Inverse CDF on (0, 1]: never ln(0).
         let u: f64 = 1.0 - rng.random::<f64>();
         -u.ln() / self.rate
@@ -190,7 +221,7 @@ impl LatencyDistribution for Exponential {
 /// ```
 /// use quorate_quorum::{Exponential, Wars};
 /// # fn main() -> Result<(), quorate_quorum::PbsError> {
-/// let e = Exponential::new(1.0);
+/// let e = Exponential::new(1.0)?;
 /// let wars = Wars::new(3, 1, 1, e, e, e, e)?;
 /// let p = wars.t_visibility(&[0.0, 10.0], 20_000, 42)?;
 /// assert!(p[0] < p[1] && p[1] > 0.99);
@@ -218,12 +249,19 @@ where
     ///
     /// # Errors
     ///
-    /// [`PbsError::InvalidQuorum`] for sizes outside `1..=n` (n at most 64).
+    /// [`PbsError::InvalidQuorum`] for `N = 0` or `R`, `W` outside `1..=N`;
+    /// [`PbsError::TooManyReplicas`] for `N` above 64 (the simulation keeps each
+    /// replica's latencies in fixed arrays; the closed forms take any `N`).
     ///
     /// ```
-    /// use quorate_quorum::{Exponential, Wars};
-    /// let e = Exponential::new(1.0);
+    /// use quorate_quorum::{Exponential, PbsError, Wars};
+    /// let e = Exponential::new(1.0)?;
     /// assert!(Wars::new(3, 4, 1, e, e, e, e).is_err());
+    /// assert_eq!(
+    ///     Wars::new(100, 30, 30, e, e, e, e).err(),
+    ///     Some(PbsError::TooManyReplicas { n: 100, max: 64 })
+    /// );
+    /// # Ok::<(), PbsError>(())
     /// ```
     #[allow(clippy::too_many_arguments)] // the four WARS distributions plus N, R, W
     pub fn new(
@@ -235,7 +273,7 @@ where
         read: R,
         response: S,
     ) -> Result<Self, PbsError> {
-        check(n, r, w)?;
+        check_simulated(n, r, w)?;
         Ok(Wars {
             n,
             r,
@@ -259,7 +297,7 @@ where
     /// ```
     /// use quorate_quorum::{Exponential, Wars};
     /// # fn main() -> Result<(), quorate_quorum::PbsError> {
-    /// let e = Exponential::new(1.0);
+    /// let e = Exponential::new(1.0)?;
     /// let strict = Wars::new(3, 2, 2, e, e, e, e)?;
     /// assert_eq!(strict.t_visibility(&[0.0], 1_000, 1)?, vec![1.0]);
     /// # Ok(()) }

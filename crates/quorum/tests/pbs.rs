@@ -50,7 +50,7 @@ fn k_staleness_rejects_bad_input() {
 
 #[test]
 fn t_visibility_is_seeded_monotone_and_strict_quorums_are_consistent() -> R {
-    let e = Exponential::new(1.0);
+    let e = Exponential::new(1.0)?;
     let wars = Wars::new(3, 1, 1, e, e, e, e)?;
     let ts = [0.0, 0.5, 1.0, 5.0, 50.0];
     let a = wars.t_visibility(&ts, 20_000, 3)?;

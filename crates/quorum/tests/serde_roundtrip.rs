@@ -58,6 +58,12 @@ fn invalid_inputs_are_rejected() {
         .is_err()
     );
     assert!(serde_json::from_str::<Threshold>(r#"{"n":3,"k":4}"#).is_err());
+    // An exponential latency's rate must be finite and positive.
+    for bad in [r#"{"rate":0.0}"#, r#"{"rate":-2.0}"#] {
+        assert!(serde_json::from_str::<quorate_quorum::Exponential>(bad).is_err());
+    }
+    let e: quorate_quorum::Exponential = serde_json::from_str(r#"{"rate":2.0}"#).expect("valid");
+    assert_eq!(e.mean(), 0.5);
     assert!(
         serde_json::from_str::<Weighted>(r#"{"weights":[18446744073709551615,1],"threshold":1}"#)
             .is_err()
