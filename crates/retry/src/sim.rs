@@ -1,13 +1,27 @@
 //! A seeded, deterministic retry-storm simulator.
 //!
-//! It reproduces the model of Marc Brooker's "Exponential Backoff And Jitter" study (AWS
-//! Architecture Blog): `N` clients each perform one optimistic-concurrency write to the same
-//! row. Every attempt carries the row version the client last saw; the server applies it only
-//! if that version is still current (and bumps it), otherwise it answers "conflict" with the
-//! current version. Each network hop takes `|Normal(10 ms, 2 ms)|`. A client that loses backs
-//! off (base 5 ms, cap 2 s) with the strategy under test and tries again. The simulator
-//! reports the *work* (server calls, i.e. attempts) and the *completion time* (when the last
-//! client succeeded), averaged over a few trials.
+//! It reproduces Marc Brooker's "Exponential Backoff And Jitter" study (AWS Architecture
+//! Blog) with the model of the simulator published beside it
+//! (`aws-samples/aws-arch-backoff-simulator`): `N` clients each update one row once under
+//! optimistic concurrency. A client reads the row's version, then writes conditionally on it;
+//! the server applies the write only if the version is still current (and bumps it). A client
+//! whose write lost backs off with the strategy under test and starts over with a new read.
+//! Every message takes one network hop of `|Normal(10 ms, 2 ms)|`; the backoff has base 5 ms
+//! and cap 2 s, and its exponent counts a client's failures from 1 (`min(cap, base * 2^n)`).
+//! The five strategies are the study's: plain exponential, full, equal and decorrelated
+//! jitter, and no backoff at all. The simulator reports the *work* (conditional writes the
+//! server handled) and the *completion time* (when the last client learned it had won),
+//! averaged over trials.
+//!
+//! Run with the same parameters, it gives the reference simulator's means (within sampling
+//! noise; `tests/sim.rs` checks N = 20 and 50 against 1000-trial runs of it), and with them the
+//! study's conclusions: jitter cuts the work by about half and the completion time by an
+//! order of magnitude; full jitter does the least work, equal jitter a little more and
+//! decorrelated more again, all far less than plain exponential and no backoff;
+//! decorrelated finishes first, then full, then equal. The reference model itself bends
+//! two of these at the ends of the range, and so does this one: at N ≤ 30 decorrelated does
+//! as little work as full jitter (less than equal), and above about 130 clients decorrelated
+//! finishes later than full jitter while full and equal jitter do the same work.
 //!
 //! A second experiment, [`amplification_table`], drives the real [`RetryPlanner`] with each
 //! real budget and shows how many attempts each request costs as the failure probability of a
@@ -60,36 +74,40 @@ fn hop<R: Rng + ?Sized>(rng: &mut R, mean: f64, sd: f64) -> u64 {
     (mean + sd * standard_normal(rng)).abs().round() as u64
 }
 
-/// The backoff strategy a simulated client uses.
+/// The backoff strategy a simulated client uses: the five of Brooker's study.
 ///
 /// ```
-/// assert_eq!(quorate_retry::sim::Strategy::ALL.len(), 4);
+/// assert_eq!(quorate_retry::sim::Strategy::ALL.len(), 5);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Strategy {
-    /// Exponential backoff without jitter.
+    /// Exponential backoff without jitter: `min(cap, base * 2^n)` after the `n`-th failure.
     Exponential,
-    /// Exponential backoff, full jitter.
+    /// Exponential backoff, full jitter: `random_between(0, min(cap, base * 2^n))`.
     FullJitter,
-    /// Exponential backoff, equal jitter.
+    /// Exponential backoff, equal jitter: `v / 2 + random_between(0, v / 2)` of the same `v`.
     EqualJitter,
-    /// Decorrelated jitter.
+    /// Decorrelated jitter: `min(cap, random_between(base, previous_sleep * 3))`.
     Decorrelated,
+    /// No backoff at all: a client that lost starts over at once (the study's baseline).
+    NoBackoff,
 }
 
 impl Strategy {
     /// Every strategy, in table order.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Exponential,
         Self::FullJitter,
         Self::EqualJitter,
         Self::Decorrelated,
+        Self::NoBackoff,
     ];
 
     /// The table label.
     ///
     /// ```
     /// assert_eq!(quorate_retry::sim::Strategy::FullJitter.label(), "full");
+    /// assert_eq!(quorate_retry::sim::Strategy::NoBackoff.label(), "none");
     /// ```
     #[must_use]
     pub const fn label(self) -> &'static str {
@@ -98,15 +116,27 @@ impl Strategy {
             Self::FullJitter => "full",
             Self::EqualJitter => "equal",
             Self::Decorrelated => "decorrelated",
+            Self::NoBackoff => "none",
         }
     }
 
-    fn jitter(self) -> Jitter {
+    /// The schedule, built from the crate's own [`Backoff`]. Brooker's simulator counts the
+    /// exponent from the first failure (`base * 2^1` first), so the exponential schedules start
+    /// at `2 * base`; decorrelated jitter starts from `base` itself.
+    fn backoff(self, base: Duration, cap: Duration) -> Option<Backoff> {
+        let exp = |j| {
+            Backoff::exponential(base * 2, 2.0, cap)
+                .ok()
+                .map(|b| b.with_jitter(j))
+        };
         match self {
-            Self::Exponential => Jitter::None,
-            Self::FullJitter => Jitter::Full,
-            Self::EqualJitter => Jitter::Equal,
-            Self::Decorrelated => Jitter::Decorrelated,
+            Self::Exponential => exp(Jitter::None),
+            Self::FullJitter => exp(Jitter::Full),
+            Self::EqualJitter => exp(Jitter::Equal),
+            Self::Decorrelated => Backoff::exponential(base, 2.0, cap)
+                .ok()
+                .map(|b| b.with_jitter(Jitter::Decorrelated)),
+            Self::NoBackoff => Backoff::constant(Duration::ZERO).ok(),
         }
     }
 }
@@ -121,30 +151,34 @@ impl Strategy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StormResult {
-    /// Server calls (attempts) made by all clients together.
+    /// Server write calls (conditional writes, won or lost) made by all clients together: the
+    /// study's "work". Reads are not counted, as in the study.
     pub calls: u64,
-    /// When the last client's write succeeded (nanoseconds from the start).
+    /// When the last client learned its write succeeded (nanoseconds from the start): the
+    /// study's "completion time".
     pub completion_nanos: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    /// A write from `client`, carrying the version it last saw, reaches the server.
-    Arrive { client: usize, seen: u64 },
-    /// The server's answer reaches `client`: success, or a conflict with the current version.
-    Reply {
-        client: usize,
-        ok: bool,
-        version: u64,
-    },
-    /// `client` wakes from its backoff and sends again.
-    Wake { client: usize },
+    /// `client`'s read of the row reaches the server.
+    Read { client: usize },
+    /// The server's answer to a read reaches `client`, with the row's version at that time.
+    ReadReply { client: usize, version: u64 },
+    /// `client`'s conditional write, expecting `version`, reaches the server.
+    Write { client: usize, version: u64 },
+    /// The server's answer to a write reaches `client`: won, or lost to another writer.
+    WriteReply { client: usize, ok: bool },
 }
 
 /// Runs one storm: `clients` clients, one write each, with `strategy`, seeded by `seed`.
 ///
-/// The backoff is exponential with base 5 ms, factor 2, cap 2 s (decorrelated: base 5 ms,
-/// cap 2 s); hops are `|Normal(10 ms, 2 ms)|`.
+/// The workload is the one of Brooker's published simulator
+/// (`aws-samples/aws-arch-backoff-simulator`): each client reads the row's version, then writes
+/// conditionally on it; the server applies the write only if the version is still current
+/// (and bumps it). A client whose write lost backs off, then starts over with a new read.
+/// Every message takes one network hop, `|Normal(10 ms, 2 ms)|`. Backoff: base 5 ms, cap 2 s,
+/// the `n`-th failure of a client (from 1) backing off `min(cap, base * 2^n)` before jitter.
 ///
 /// ```
 /// use quorate_retry::sim::{run_storm, Strategy};
@@ -153,73 +187,54 @@ enum Event {
 #[must_use]
 pub fn run_storm(strategy: Strategy, clients: usize, seed: u64) -> StormResult {
     let mut rng = FastRng::seed_from_u64(seed);
-    let Ok(backoff) = Backoff::exponential(Duration::from_millis(5), 2.0, Duration::from_secs(2))
-    else {
+    let Some(backoff) = strategy.backoff(Duration::from_millis(5), Duration::from_secs(2)) else {
         return StormResult::default();
     };
-    let backoff = backoff.with_jitter(strategy.jitter());
     let (mean, sd) = (10.0 * MS as f64, 2.0 * MS as f64);
     let mut states = vec![BackoffState::new(); clients];
-    let mut seen = vec![0u64; clients];
     let mut version = 0u64;
     let mut calls = 0u64;
     let mut done = 0usize;
     let mut last = 0u64;
     // Min-heap on (time, sequence number): ties resolve in insertion order, deterministically.
-    let mut queue: BinaryHeap<Reverse<(u64, u64, Event)>> = BinaryHeap::new();
+    let mut queue: BinaryHeap<Reverse<(u64, u64, Event)>> = BinaryHeap::with_capacity(clients);
     let mut seq = 0u64;
     let mut push = |q: &mut BinaryHeap<Reverse<(u64, u64, Event)>>, t: u64, e: Event| {
         q.push(Reverse((t, seq, e)));
         seq += 1;
     };
-    for c in 0..clients {
+    for client in 0..clients {
         let t = hop(&mut rng, mean, sd);
-        calls += 1;
-        push(&mut queue, t, Event::Arrive { client: c, seen: 0 });
+        push(&mut queue, t, Event::Read { client });
     }
     while let Some(Reverse((now, _, event))) = queue.pop() {
+        // Every event but a won write's reply sends one message, which takes one hop.
+        let t = match event {
+            Event::WriteReply { ok: true, .. } => now,
+            _ => now.saturating_add(hop(&mut rng, mean, sd)),
+        };
         match event {
-            Event::Arrive { client, seen: v } => {
+            Event::Read { client } => push(&mut queue, t, Event::ReadReply { client, version }),
+            Event::ReadReply { client, version } => {
+                push(&mut queue, t, Event::Write { client, version });
+            }
+            Event::Write { client, version: v } => {
+                calls += 1;
                 let ok = v == version;
                 if ok {
                     version += 1;
                 }
-                let t = now + hop(&mut rng, mean, sd);
-                push(
-                    &mut queue,
-                    t,
-                    Event::Reply {
-                        client,
-                        ok,
-                        version,
-                    },
-                );
+                push(&mut queue, t, Event::WriteReply { client, ok });
             }
-            Event::Reply {
-                client,
-                ok,
-                version: v,
-            } => {
+            Event::WriteReply { client, ok } => {
                 if ok {
                     done += 1;
                     last = last.max(now);
-                } else {
-                    seen[client] = v;
-                    let d = backoff.next_delay_nanos(&mut states[client], &mut rng);
-                    push(&mut queue, now + d, Event::Wake { client });
+                } else if let Some(state) = states.get_mut(client) {
+                    // The next read leaves after the backoff and takes its hop (already in `t`).
+                    let d = backoff.next_delay_nanos(state, &mut rng);
+                    push(&mut queue, t.saturating_add(d), Event::Read { client });
                 }
-            }
-            Event::Wake { client } => {
-                calls += 1;
-                let t = now + hop(&mut rng, mean, sd);
-                push(
-                    &mut queue,
-                    t,
-                    Event::Arrive {
-                        client,
-                        seen: seen[client],
-                    },
-                );
             }
         }
     }
@@ -230,8 +245,8 @@ pub fn run_storm(strategy: Strategy, clients: usize, seed: u64) -> StormResult {
     }
 }
 
-/// The storm table: for each client count and strategy, the mean work (server calls) and mean
-/// completion time over `trials` seeded runs.
+/// The storm table: for each client count and strategy, the mean work (server write calls)
+/// and mean completion time over `trials` seeded runs.
 ///
 /// ```
 /// let t = quorate_retry::sim::storm_table(&[10, 20], 2, 7);
@@ -242,31 +257,53 @@ pub fn storm_table(client_counts: &[usize], trials: u64, seed: u64) -> String {
     let mut out = String::new();
     let _ = write!(out, "{:>7}", "clients");
     for s in Strategy::ALL {
-        let _ = write!(
-            out,
-            " | {:>12} {:>9}",
-            format!("{} calls", s.label()),
-            "time ms"
-        );
+        let _ = write!(out, " | {:>22}", s.label());
+    }
+    out.push('\n');
+    let _ = write!(out, "{:>7}", "");
+    for _ in Strategy::ALL {
+        let _ = write!(out, " | {:>12} {:>9}", "calls", "time ms");
     }
     out.push('\n');
     for &n in client_counts {
         let _ = write!(out, "{n:>7}");
-        for (si, s) in Strategy::ALL.into_iter().enumerate() {
-            let (mut calls, mut time) = (0u64, 0u64);
-            for t in 0..trials.max(1) {
-                let run_seed =
-                    seed ^ crate::rng::splitmix64((n as u64) << 32 | (si as u64) << 16 | t);
-                let r = run_storm(s, n, run_seed);
-                calls += r.calls;
-                time += r.completion_nanos;
-            }
-            let k = trials.max(1);
-            let _ = write!(out, " | {:>12} {:>9}", calls / k, time / k / MS);
+        for s in Strategy::ALL {
+            let r = mean_storm(s, n, trials, seed);
+            let _ = write!(out, " | {:>12} {:>9}", r.calls, r.completion_nanos / MS);
         }
         out.push('\n');
     }
     out
+}
+
+/// The mean of [`run_storm`] over `trials` runs (at least one), each seeded from `seed`, the
+/// strategy, the client count and the trial number: the numbers of one cell of
+/// [`storm_table`].
+///
+/// ```
+/// use quorate_retry::sim::{mean_storm, Strategy};
+/// let r = mean_storm(Strategy::FullJitter, 20, 3, 1);
+/// assert_eq!(r, mean_storm(Strategy::FullJitter, 20, 3, 1));
+/// assert!(r.calls >= 20);
+/// ```
+#[must_use]
+pub fn mean_storm(strategy: Strategy, clients: usize, trials: u64, seed: u64) -> StormResult {
+    let k = trials.max(1);
+    let si = Strategy::ALL
+        .iter()
+        .position(|&s| s == strategy)
+        .unwrap_or(0) as u64;
+    let (mut calls, mut time) = (0u64, 0u64);
+    for t in 0..k {
+        let run_seed = seed ^ crate::rng::splitmix64((clients as u64) << 32 | si << 16 | t);
+        let r = run_storm(strategy, clients, run_seed);
+        calls = calls.saturating_add(r.calls);
+        time = time.saturating_add(r.completion_nanos);
+    }
+    StormResult {
+        calls: calls / k,
+        completion_nanos: time / k,
+    }
 }
 
 /// The budgets compared in the amplification table, in column order.
@@ -374,8 +411,8 @@ pub fn amplification_table(requests: u64, seed: u64) -> String {
     out
 }
 
-/// The full report printed by the `retry_storm` example: the storm table for N = 10..100 and
-/// the amplification table.
+/// The full report printed by the `retry_storm` example: the storm table (the example uses
+/// N = 10..100, 100 trials each, as the study did) and the amplification table.
 ///
 /// ```
 /// # // Small arguments keep the doctest quick; the example uses the full sizes.
@@ -387,7 +424,7 @@ pub fn report(client_counts: &[usize], trials: u64, requests: u64, seed: u64) ->
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "retry storm: N clients, one OCC write each to one row; hop |Normal(10ms, 2ms)|; base 5ms, cap 2s; mean of {trials} trial(s); seed {seed}"
+        "retry storm: N clients each read then conditionally write one row, starting over after a conflict; hop |Normal(10ms, 2ms)|; backoff min(2s, 5ms * 2^failures); calls = writes; mean of {trials} trial(s); seed {seed}"
     );
     out.push_str(&storm_table(client_counts, trials, seed));
     let _ = writeln!(
