@@ -58,10 +58,49 @@ struct Entry<A, V> {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Equality (and `Hash`) compare the entries exactly and the anonymous values as a multiset:
+/// their order carries no meaning (Riak keeps them in a list, but builds it from a set in
+/// `sync`), so two sets that differ only in the order of anonymous values are equal.
+#[derive(Debug, Clone)]
 pub struct DvvSet<A, V> {
     entries: Vec<Entry<A, V>>,
     anonymous: Vec<V>,
+}
+
+/// Whether `a` and `b` hold the same values with the same multiplicities, in any order.
+/// Quadratic, allocation-free: anonymous lists are short (one per concurrent anonymous write).
+fn same_multiset<V: PartialEq>(a: &[V], b: &[V]) -> bool {
+    a.len() == b.len()
+        && a.iter().all(|x| {
+            let in_a = a.iter().filter(|y| *y == x).count();
+            let in_b = b.iter().filter(|y| *y == x).count();
+            in_a == in_b
+        })
+}
+
+impl<A: PartialEq, V: PartialEq> PartialEq for DvvSet<A, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries && same_multiset(&self.anonymous, &other.anonymous)
+    }
+}
+
+impl<A: Eq, V: Eq> Eq for DvvSet<A, V> {}
+
+impl<A: core::hash::Hash, V: core::hash::Hash> core::hash::Hash for DvvSet<A, V> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        use core::hash::{BuildHasher, BuildHasherDefault};
+        self.entries.hash(state);
+        // Order-independent: the sum of each value's own hash (with a fixed, unkeyed hasher),
+        // so equal multisets hash equally whatever their order.
+        let per_value = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+        let sum = self
+            .anonymous
+            .iter()
+            .fold(0u64, |acc, v| acc.wrapping_add(per_value.hash_one(v)));
+        state.write_usize(self.anonymous.len());
+        state.write_u64(sum);
+    }
 }
 
 impl<A, V> Default for DvvSet<A, V> {
@@ -303,10 +342,10 @@ impl<A: Actor, V> DvvSet<A, V> {
     }
 
     /// Merges two sets (Riak `sync/2`): the union of the histories, keeping exactly the values
-    /// that neither side has causally overwritten. Commutative, associative and idempotent up
-    /// to the order of the anonymous values: when neither history is less than the other, the
-    /// anonymous values are the union of both sides with each distinct value kept once (Riak's
-    /// `sets:from_list(V1 ++ V2)`), this set's first.
+    /// that neither side has causally overwritten. Commutative, associative and idempotent
+    /// (under `==`, which ignores the order of anonymous values): when neither history is
+    /// less than the other, the anonymous values are the union of both sides with each
+    /// distinct value kept once (Riak's `sets:from_list(V1 ++ V2)`), this set's first.
     ///
     /// ```
     /// use quorate_clocks::DvvSet;

@@ -10,9 +10,20 @@ use crate::vv::VersionVector;
 /// `small_vclock`, `big_vclock`, `young_vclock`, `old_vclock` bucket properties).
 ///
 /// Entries are considered oldest first (by the caller-supplied last-update time of each
-/// actor). A vector with at most `small` entries, or whose oldest entry is younger than
-/// `young`, is left alone. Otherwise the oldest entry is removed while the vector has more than
-/// `big` entries or the oldest entry is older than `old`.
+/// actor, ties broken by actor, as Riak sorts by `{Timestamp, Node}`). The rules apply in
+/// this order, exactly as Riak's `vclock:prune/3`, repeatedly to the oldest remaining entry:
+///
+/// 1. at most `small` entries left: stop;
+/// 2. the oldest entry is younger than `young`: stop;
+/// 3. more than `big` entries left, or the oldest entry older than `old`: drop it and go
+///    back to 1; otherwise stop.
+///
+/// Any `small` and `big` are accepted, as in Riak. With `big < small` rule 1 comes first, so
+/// the vector is never pruned below `small` entries, and above `small` every entry that is
+/// not young goes (rule 3 always holds there): `big` then has no effect of its own. `old`
+/// below `young` is still rejected ([`InvalidPruningPolicy::OldBelowYoung`]); Riak accepts
+/// it, but it makes `young` meaningless (every entry not young is old) and is taken for a
+/// typo.
 ///
 /// Pruning trades safety for size: after dropping an actor's entry, a later version may look
 /// concurrent with (never newer than) one it actually descends from, which shows up as a
@@ -57,15 +68,14 @@ impl Default for PruningPolicy {
 /// ```
 /// use std::time::Duration;
 /// use quorate_clocks::{InvalidPruningPolicy, PruningPolicy};
-/// let s = Duration::from_secs(1);
-/// assert_eq!(PruningPolicy::new(10, 5, s, s), Err(InvalidPruningPolicy::BigBelowSmall));
+/// let (s, m) = (Duration::from_secs(1), Duration::from_secs(60));
+/// assert_eq!(PruningPolicy::new(10, 20, m, s), Err(InvalidPruningPolicy::OldBelowYoung));
+/// // `big` below `small` is accepted, as Riak accepts it.
+/// assert!(PruningPolicy::new(10, 5, s, m).is_ok());
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidPruningPolicy {
-    /// `big` is below `small`.
-    #[error("big threshold below small threshold")]
-    BigBelowSmall,
     /// `old` is below `young`.
     #[error("old threshold below young threshold")]
     OldBelowYoung,
@@ -83,16 +93,14 @@ impl PruningPolicy {
     ///
     /// # Errors
     ///
-    /// [`InvalidPruningPolicy`] when `big < small` or `old < young`.
+    /// [`InvalidPruningPolicy::OldBelowYoung`] when `old < young`. Any `small` and `big`
+    /// are accepted (see the type docs for `big < small`).
     pub fn new(
         small: usize,
         big: usize,
         young: Duration,
         old: Duration,
     ) -> Result<Self, InvalidPruningPolicy> {
-        if big < small {
-            return Err(InvalidPruningPolicy::BigBelowSmall);
-        }
         if old < young {
             return Err(InvalidPruningPolicy::OldBelowYoung);
         }

@@ -72,7 +72,8 @@ impl Causality {
 
 /// A version vector: for each actor, how many of its events have been seen.
 ///
-/// Use it to decide whether one replica's state has seen another's (`dominates`), whether two
+/// Use it to decide whether one replica's state has seen another's (`descends`; `dominates`
+/// is the strict form, as in Riak), whether two
 /// updates conflict (`compare` returns [`Causality::Concurrent`]), and to combine histories
 /// (`merge`). An absent actor counts as 0 and zero entries are never stored, so `{a: 0}` and
 /// `{}` are the same vector (unlike the `vclock` crate, where they compare differently).
@@ -437,16 +438,17 @@ impl<A: Actor> VersionVector<A> {
         }
     }
 
-    /// Whether `self` has seen everything `other` has (pointwise `>=`, so equal vectors
-    /// dominate each other).
+    /// Whether `self` has seen everything `other` has: pointwise `>=`, so a vector descends
+    /// from itself (Riak's `vclock:descends/2`, non-strict).
     ///
     /// ```
     /// use quorate_clocks::VersionVector;
     /// let a: VersionVector<u8> = [(1, 2), (2, 1)].into_iter().collect();
     /// let b: VersionVector<u8> = [(1, 2)].into_iter().collect();
-    /// assert!(a.dominates(&b) && a.dominates(&a) && !b.dominates(&a));
+    /// assert!(a.descends(&b) && a.descends(&a) && !b.descends(&a));
+    /// assert!(a.descends(&VersionVector::new()));
     /// ```
-    pub fn dominates(&self, other: &Self) -> bool {
+    pub fn descends(&self, other: &Self) -> bool {
         let a = self.entries.as_slice();
         let b = other.entries.as_slice();
         if b.len() > a.len() {
@@ -474,15 +476,22 @@ impl<A: Actor> VersionVector<A> {
         true
     }
 
-    /// Same as [`dominates`](Self::dominates), under Riak's name.
+    /// Whether `self` strictly dominates `other`: it descends from `other` and `other` does
+    /// not descend from it, so an equal vector does not dominate (Riak's
+    /// `vclock:dominates/2`, `descends(A, B) andalso not descends(B, A)`). The same as
+    /// `self.compare(other) == Causality::After` or `self > other`, in one linear pass.
     ///
     /// ```
     /// use quorate_clocks::VersionVector;
-    /// let a: VersionVector<u8> = [(1, 2)].into_iter().collect();
-    /// assert!(a.descends(&VersionVector::new()));
+    /// let a: VersionVector<u8> = [(1, 2), (2, 1)].into_iter().collect();
+    /// let b: VersionVector<u8> = [(1, 2)].into_iter().collect();
+    /// assert!(a.dominates(&b) && !b.dominates(&a));
+    /// assert!(!a.dominates(&a)); // strict: equal vectors do not dominate
     /// ```
-    pub fn descends(&self, other: &Self) -> bool {
-        self.dominates(other)
+    pub fn dominates(&self, other: &Self) -> bool {
+        // A strictly larger vector has more entries or the same number with one larger
+        // counter, so a shorter `self` can never dominate.
+        other.entries.len() <= self.entries.len() && self.compare(other) == Causality::After
     }
 
     /// Pointwise minimum: the history both have seen.

@@ -102,4 +102,48 @@ proptest! {
         prop_assert_eq!(sorted(&a.sync(b).sync(c)), sorted(&a.sync(&b.sync(c))));
         prop_assert_eq!(sorted(&a.sync(a)), sorted(a));
     }
+
+    /// Equality and hashing ignore the order of anonymous values (and only their order):
+    /// any permutation is equal with the same hash; changing a multiplicity is not equal.
+    #[test]
+    fn anonymous_value_order_does_not_matter(
+        values in prop::collection::vec(0u32..5, 0..8),
+        seed in any::<u64>(),
+        entry_values in prop::collection::vec(0u32..5, 1..3),
+    ) {
+        let mut shuffled = values.clone();
+        // A deterministic permutation from the seed (Fisher-Yates with an LCG).
+        let mut x = seed;
+        for i in (1..shuffled.len()).rev() {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            shuffled.swap(i, (x >> 33) as usize % (i + 1));
+        }
+        let n = entry_values.len() as u64;
+        let a: Set = DvvSet::from_parts(vec![(1, n, entry_values.clone())], values.clone()).unwrap();
+        let b: Set = DvvSet::from_parts(vec![(1, n, entry_values.clone())], shuffled.clone()).unwrap();
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(hash_of(&a), hash_of(&b));
+        // One more copy of a value is a different multiset.
+        let mut more = shuffled.clone();
+        more.push(values.first().copied().unwrap_or(0));
+        let c: Set = DvvSet::from_parts(vec![(1, n, entry_values)], more).unwrap();
+        prop_assert_ne!(&a, &c);
+    }
+
+    /// With anonymous values on both sides, sync is commutative under plain `==`.
+    #[test]
+    fn sync_with_anonymous_values_commutes_exactly(
+        left in prop::collection::vec(0u32..6, 1..5),
+        right in prop::collection::vec(0u32..6, 1..5),
+    ) {
+        let a: Set = DvvSet::new_many(left);
+        let b: Set = DvvSet::new_many(right);
+        prop_assert_eq!(a.sync(&b), b.sync(&a));
+        prop_assert_eq!(hash_of(&a.sync(&b)), hash_of(&b.sync(&a)));
+    }
+}
+
+fn hash_of<T: std::hash::Hash>(t: &T) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(t)
 }

@@ -43,12 +43,12 @@ proptest! {
     fn prune_matches_riak(
         times in prop::collection::btree_map(0u8..40, 0u64..200, 0..30),
         small in 0usize..12,
-        extra in 0usize..12,
+        big in 0usize..24,
         young in 0u64..60,
         extra_old in 0u64..100,
         now in 0u64..200,
     ) {
-        let big = small + extra;
+        // Any order of small and big, as in Riak (big < small included).
         let old = young + extra_old;
         let p = PruningPolicy::new(small, big, Duration::from_secs(young), Duration::from_secs(old)).unwrap();
         let times: BTreeMap<u8, u64> = times;

@@ -92,10 +92,8 @@ fn pruning_a_dvvset_keeps_every_value() {
 #[test]
 fn contradictory_policies_are_rejected() {
     let s = Duration::from_secs(1);
-    assert_eq!(
-        PruningPolicy::new(5, 4, s, s),
-        Err(InvalidPruningPolicy::BigBelowSmall)
-    );
+    // Riak accepts big < small; see `big_below_small_prunes_down_to_small`.
+    assert!(PruningPolicy::new(5, 4, s, s).is_ok());
     assert_eq!(
         PruningPolicy::new(1, 4, s, Duration::ZERO),
         Err(InvalidPruningPolicy::OldBelowYoung)
@@ -105,4 +103,25 @@ fn contradictory_policies_are_rejected() {
         (d.small(), d.big(), d.young().as_secs(), d.old().as_secs()),
         (50, 50, 20, 86_400)
     );
+}
+
+/// Riak's `vclock:prune/3` takes any `small_vclock` and `big_vclock`. With big < small the
+/// `small` rule is checked first, so a vector is trimmed to exactly `small` entries (oldest
+/// first) as long as its oldest entry is not young, and left alone when it is.
+#[test]
+fn big_below_small_prunes_down_to_small() {
+    let p = policy(4, 1, 10, 1_000);
+    let mut v = vv(7); // actors 1..=7, actor a last updated at a seconds
+    let s = 1_000_000_000;
+    // Now is 100 s: every entry is 93..99 s old, not young, none old.
+    let removed = p.prune(&mut v, |a| u64::from(*a) * s, 100 * s);
+    assert_eq!(removed, 3);
+    assert_eq!(v.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [4, 5, 6, 7]);
+    // A young oldest entry still protects the whole vector.
+    let mut v = vv(7);
+    assert_eq!(p.prune(&mut v, |a| u64::from(*a) * s, 5 * s), 0);
+    assert_eq!(v.len(), 7);
+    // At or below small nothing goes, however low big is.
+    let mut v = vv(4);
+    assert_eq!(p.prune(&mut v, |_| 0, 1_000_000 * s), 0);
 }

@@ -457,7 +457,16 @@ fn pruning_policies_deserialize_through_validation() {
     let p = PruningPolicy::default();
     let json = serde_json::to_string(&p).unwrap();
     assert_eq!(serde_json::from_str::<PruningPolicy>(&json).unwrap(), p);
-    let bad = json.replace("\"big\":50", "\"big\":3");
+    // big < small is valid (as in Riak); old < young is not, and deserializing checks it.
+    let low_big = json.replace("\"big\":50", "\"big\":3");
+    assert_ne!(low_big, json);
+    assert_eq!(
+        serde_json::from_str::<PruningPolicy>(&low_big)
+            .unwrap()
+            .big(),
+        3
+    );
+    let bad = json.replace("\"old\":{\"secs\":86400", "\"old\":{\"secs\":1");
     assert_ne!(bad, json);
     assert!(serde_json::from_str::<PruningPolicy>(&bad).is_err());
 }

@@ -42,10 +42,13 @@ fn the_four_relations() {
         !lt && !gt && !le,
         "concurrent vectors are neither <, > nor <="
     );
-    assert!(b.dominates(&a) && b.descends(&a) && a.dominates(&a) && !a.dominates(&b));
+    assert!(b.dominates(&a) && b.descends(&a) && a.descends(&a) && !a.dominates(&b));
+    // Strict, as Riak's vclock:dominates/2: an equal vector does not dominate.
+    assert!(!a.dominates(&a) && !a.dominates(&a.clone()));
     assert!(!c.dominates(&a) && !a.dominates(&c));
     // An actor only `other` has makes `self` not dominate, even when `self` is longer.
     assert!(!vv(&[(1, 5), (2, 5)]).dominates(&vv(&[(3, 1)])));
+    assert!(!vv(&[(1, 5), (2, 5)]).descends(&vv(&[(3, 1)])));
 }
 
 #[test]
@@ -145,4 +148,50 @@ fn string_actors_drop_cleanly() {
     assert_eq!(c.len(), 4);
     v.merge(&c);
     assert_eq!(v.len(), 16);
+}
+
+/// Riak's vclock.erl `example_test`, restated: fresh vectors, increments, a merge, and which
+/// of them descend from which.
+#[test]
+fn riak_vclock_example() {
+    let fresh: VersionVector<char> = VersionVector::new();
+    let mut a1 = fresh.clone();
+    a1.increment('a').unwrap();
+    let mut b1 = fresh.clone();
+    b1.increment('b').unwrap();
+    assert!(a1.descends(&fresh));
+    assert!(b1.descends(&fresh));
+    assert!(!a1.descends(&b1));
+    let mut a2 = a1.clone();
+    a2.increment('a').unwrap();
+    let mut c = a2.clone();
+    c.merge(&b1);
+    let mut c1 = c.clone();
+    c1.increment('c').unwrap();
+    assert!(c1.descends(&a2));
+    assert!(c1.descends(&b1));
+    assert!(!b1.descends(&c1));
+    assert!(!b1.descends(&a1));
+}
+
+/// Riak's vclock:dominates/2 is strict (`descends(A, B) andalso not descends(B, A)`),
+/// vclock:descends/2 is not; the fresh vector descends from itself but does not dominate it.
+#[test]
+fn riak_dominates_is_strict_descends_is_not() {
+    let fresh: VersionVector<char> = VersionVector::new();
+    assert!(fresh.descends(&fresh) && !fresh.dominates(&fresh));
+    let mut a = fresh.clone();
+    a.increment('a').unwrap();
+    assert!(a.dominates(&fresh) && !fresh.dominates(&a));
+    let same = a.clone();
+    assert!(a.descends(&same) && same.descends(&a));
+    assert!(!a.dominates(&same) && !same.dominates(&a));
+    let mut b = fresh.clone();
+    b.increment('b').unwrap();
+    // Concurrent: neither descends, neither dominates.
+    assert!(!a.descends(&b) && !b.descends(&a) && !a.dominates(&b) && !b.dominates(&a));
+    // Same length, one counter larger.
+    let mut a2 = a.clone();
+    a2.increment('a').unwrap();
+    assert!(a2.dominates(&a) && !a.dominates(&a2));
 }
