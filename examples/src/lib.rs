@@ -1,8 +1,384 @@
-//! The practical designs composed from quorate's crates, run under injected faults.
+//! The fault tour: the practical designs of the notes, composed from quorate's crates and run
+//! under injected faults, with every invariant checked.
 //!
-//! **Status: not yet built.** This package will hold the fault tour: payment capture,
-//! inventory reservation, a job scheduler and a multi-region user profile, each composed from
-//! the member crates and run under drops, duplicates, reordering, partitions, pauses and
-//! crashes, on embedded SQLite by default and PostgreSQL when a database URL is given. It
-//! depends on the fencing, idempotency and outbox crates, which do not exist yet.
+//! `cargo run --release -p quorate-examples --bin tour` runs every scenario on embedded SQLite
+//! files in a temporary directory (or on PostgreSQL with `--database-url`/`DATABASE_URL`) and
+//! ends with a table of operations, faults injected by kind, invariants checked and violations;
+//! it exits non-zero on any violation. This library is what the command runs: [`run`] with
+//! [`TourOptions`], reporting through [`Progress`], returning a [`TourReport`].
+//!
+//! # Scenarios
+//!
+//! | name | design | crates | invariants |
+//! |---|---|---|---|
+//! | `inventory` | reservations through a majority-quorum replicated log, and per-region escrow quotas | `quorate-quorum` | confirmed ≤ stock; confirmations survive leader changes; committed logs agree; a replica cut off from the majority confirms nothing; escrow quota conserved; quotas rebalance after healing |
+//! | `profile` | a user profile in three regions: LWW display name on HLC stamps, OR-set of preferences, MV-register email, a deletion marker; delta sync | `quorate-crdt`, `quorate-clocks` | regions equal after healing; concurrent preference toggles not lost; email conflicts surfaced, none lost; LWW picks the greatest HLC stamp; HLC stamps causal despite skew and backward steps; deletion dominates |
+//! | `retry-storm` | many clients against a failing dependency: plain retries, jittered backoff, each budget | `quorate-retry` | each budget's published bound holds; no attempt starts past its deadline; attempts per request reported |
+//!
+//! # The fault model
+//!
+//! A seeded simulated network and process model in virtual time: message loss, duplication,
+//! reordering and delay spikes; clean and asymmetric partitions and their healing; process
+//! pauses longer than an election timeout; crashes at named points (volatile state lost, the
+//! durable log kept); client timeouts, including after the server committed; wall clocks
+//! skewed and stepped backward. A run is a pure function of its seed: the same seed gives the
+//! same operations, faults and checks (only elapsed times differ).
+//!
+//! # Example
+//!
+//! ```
+//! use quorate_examples::{NoProgress, Scenario, TourOptions, run};
+//!
+//! # fn main() -> Result<(), quorate_examples::TourError> {
+//! let options = TourOptions::new(42).with_scale(60).with_scenarios(vec![Scenario::RetryStorm]);
+//! let report = run(&options, &mut NoProgress)?;
+//! assert_eq!(report.violations(), 0);
+//! println!("{}", report.render_table());
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+mod db;
+mod inventory;
+mod profile;
+mod report;
+mod sim;
+mod storm;
+
+use std::fmt;
+
+pub use db::Backend;
+pub use report::{Fault, FaultCounts, InvariantResult, ScenarioReport, TourReport};
+
+/// A scenario of the tour.
+///
+/// ```
+/// use quorate_examples::Scenario;
+/// assert_eq!(Scenario::from_name("inventory"), Some(Scenario::Inventory));
+/// assert_eq!(Scenario::Inventory.name(), "inventory");
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scenario {
+    /// Inventory reservation: majority quorums and per-region escrow.
+    Inventory,
+    /// Multi-region user profile built from CRDTs, synced by deltas.
+    Profile,
+    /// Retry storm: plain retries, jittered backoff and each retry budget.
+    RetryStorm,
+}
+
+impl Scenario {
+    /// Every scenario, in the order the tour runs them.
+    pub const ALL: [Self; 3] = [Self::Inventory, Self::Profile, Self::RetryStorm];
+
+    /// The name given to `--scenario`.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::Scenario::RetryStorm.name(), "retry-storm");
+    /// ```
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Inventory => "inventory",
+            Self::Profile => "profile",
+            Self::RetryStorm => "retry-storm",
+        }
+    }
+
+    /// The scenario called `name`, if any.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::Scenario::from_name("nope"), None);
+    /// ```
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The names of every scenario, comma-separated (for error messages and `--help`).
+    ///
+    /// ```
+    /// assert!(quorate_examples::Scenario::names().contains("profile"));
+    /// ```
+    #[must_use]
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why the tour could not run (as opposed to running and finding violations).
+///
+/// Every message is one line.
+///
+/// ```
+/// let e = quorate_examples::TourError::UnknownScenario("x".into());
+/// assert!(e.to_string().starts_with("unknown scenario 'x'"));
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TourError {
+    /// `--scenario` named no scenario.
+    #[error("unknown scenario '{0}' (expected one of: {names})", names = Scenario::names())]
+    UnknownScenario(String),
+    /// The database could not be reached.
+    #[error("cannot connect to the database: {0}")]
+    Unreachable(String),
+    /// A database statement failed during the run.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A scenario could not be set up.
+    #[error("scenario setup failed: {0}")]
+    Scenario(String),
+    /// `--scale` must be at least 1.
+    #[error("scale must be at least 1")]
+    ZeroScale,
+}
+
+/// What to run.
+///
+/// ```
+/// use quorate_examples::{Backend, TourOptions};
+/// let o = TourOptions::new(7).with_scale(500).with_backend(Backend::Sqlite);
+/// assert_eq!((o.seed(), o.scale()), (7, 500));
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TourOptions {
+    seed: u64,
+    scale: u64,
+    scenarios: Vec<Scenario>,
+    backend: Backend,
+    broken: bool,
+}
+
+impl TourOptions {
+    /// Every scenario at the default scale (1000 operations each) on SQLite, from `seed`.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(1).scale(), 1000);
+    /// ```
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            scale: 1000,
+            scenarios: Scenario::ALL.to_vec(),
+            backend: Backend::Sqlite,
+            broken: false,
+        }
+    }
+
+    /// Operations per scenario.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(1).with_scale(10).scale(), 10);
+    /// ```
+    #[must_use]
+    pub fn with_scale(mut self, scale: u64) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// Runs only these scenarios.
+    ///
+    /// ```
+    /// use quorate_examples::{Scenario, TourOptions};
+    /// let o = TourOptions::new(1).with_scenarios(vec![Scenario::Profile]);
+    /// assert_eq!(o.scenarios(), &[Scenario::Profile]);
+    /// ```
+    #[must_use]
+    pub fn with_scenarios(mut self, scenarios: Vec<Scenario>) -> Self {
+        self.scenarios = scenarios;
+        self
+    }
+
+    /// Where records are stored.
+    ///
+    /// ```
+    /// use quorate_examples::{Backend, TourOptions};
+    /// let o = TourOptions::new(1).with_backend(Backend::Postgres("host=/tmp".into()));
+    /// assert_eq!(o.backend().name(), "postgres");
+    /// ```
+    #[must_use]
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Test-only: turns off one safeguard in every scenario (the quorum check, the quota
+    /// check, retransmission of deltas, the retry budget), so that a test can show the checker
+    /// reports the violation. The command line never sets it.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_broken_safeguards(mut self) -> Self {
+        self.broken = true;
+        self
+    }
+
+    /// The seed.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(3).seed(), 3);
+    /// ```
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Operations per scenario.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(3).scale(), 1000);
+    /// ```
+    #[must_use]
+    pub fn scale(&self) -> u64 {
+        self.scale
+    }
+
+    /// The scenarios to run.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(3).scenarios().len(), 3);
+    /// ```
+    #[must_use]
+    pub fn scenarios(&self) -> &[Scenario] {
+        &self.scenarios
+    }
+
+    /// The store.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(3).backend().name(), "sqlite");
+    /// ```
+    #[must_use]
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+}
+
+/// Receives progress while the tour runs (the command draws progress bars or prints lines).
+///
+/// ```
+/// use quorate_examples::{Progress, Scenario, ScenarioReport};
+/// struct Count(u64);
+/// impl Progress for Count {
+///     fn start(&mut self, _: Scenario, _: u64) {}
+///     fn advance(&mut self, done: u64) { self.0 = done; }
+///     fn finish(&mut self, _: &ScenarioReport) {}
+/// }
+/// ```
+pub trait Progress {
+    /// Scenario `scenario` starts; it will issue about `total` operations.
+    fn start(&mut self, scenario: Scenario, total: u64);
+    /// `done` operations have been issued so far.
+    fn advance(&mut self, done: u64);
+    /// The scenario finished with `report`.
+    fn finish(&mut self, report: &ScenarioReport);
+}
+
+/// A [`Progress`] that shows nothing.
+///
+/// ```
+/// use quorate_examples::{NoProgress, Progress, Scenario};
+/// NoProgress.start(Scenario::Profile, 10);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&mut self, _: Scenario, _: u64) {}
+    fn advance(&mut self, _: u64) {}
+    fn finish(&mut self, _: &ScenarioReport) {}
+}
+
+/// What a scenario gets to run with.
+pub(crate) struct Ctx<'a> {
+    pub(crate) seed: u64,
+    pub(crate) scale: u64,
+    pub(crate) broken: bool,
+    pub(crate) db: &'a mut db::Db,
+    pub(crate) progress: &'a mut dyn Progress,
+}
+
+/// Checks that the store can be reached, without running anything.
+///
+/// # Errors
+///
+/// [`TourError::Unreachable`] when PostgreSQL cannot be connected to.
+///
+/// ```
+/// quorate_examples::check_backend(&quorate_examples::Backend::Sqlite)?;
+/// # Ok::<(), quorate_examples::TourError>(())
+/// ```
+pub fn check_backend(backend: &Backend) -> Result<(), TourError> {
+    match backend {
+        Backend::Sqlite => Ok(()),
+        Backend::Postgres(url) => db::connect_pg(url).map(drop),
+    }
+}
+
+/// Runs the tour.
+///
+/// The scenarios run one after another, each on its own store (a fresh SQLite file in a
+/// temporary directory that is deleted afterwards, or fresh `quorate_tour_*` tables in the
+/// PostgreSQL database, dropped afterwards).
+///
+/// # Errors
+///
+/// [`TourError`] when the tour cannot run: the database is unreachable or fails, or the scale
+/// is 0. Violations are not errors: they are in the report.
+///
+/// ```
+/// use quorate_examples::{NoProgress, Scenario, TourOptions, run};
+/// let o = TourOptions::new(1).with_scale(40).with_scenarios(vec![Scenario::Profile]);
+/// let r = run(&o, &mut NoProgress)?;
+/// assert_eq!(r.scenarios.len(), 1);
+/// # Ok::<(), quorate_examples::TourError>(())
+/// ```
+pub fn run(options: &TourOptions, progress: &mut dyn Progress) -> Result<TourReport, TourError> {
+    if options.scale == 0 {
+        return Err(TourError::ZeroScale);
+    }
+    check_backend(&options.backend)?;
+    let scratch = match options.backend {
+        Backend::Sqlite => Some(db::ScratchDir::new(options.seed)?),
+        Backend::Postgres(_) => None,
+    };
+    let mut report = TourReport::new(options.seed, options.scale, options.backend.name());
+    for &scenario in &options.scenarios {
+        let mut store = db::Db::open(&options.backend, scratch.as_ref(), scenario.name())?;
+        progress.start(scenario, options.scale);
+        let clock = quorate_clocks::SystemClock;
+        let started = quorate_clocks::MonotonicClock::now_nanos(&clock);
+        let mut ctx = Ctx {
+            seed: options.seed,
+            scale: options.scale,
+            broken: options.broken,
+            db: &mut store,
+            progress,
+        };
+        let mut r = match scenario {
+            Scenario::Inventory => inventory::run(&mut ctx)?,
+            Scenario::Profile => profile::run(&mut ctx)?,
+            Scenario::RetryStorm => storm::run(&mut ctx)?,
+        };
+        let ended = quorate_clocks::MonotonicClock::now_nanos(&clock);
+        r.elapsed_ms = ended.saturating_sub(started) / 1_000_000;
+        if let Backend::Postgres(_) = options.backend {
+            let _ = store.batch(
+                "DROP TABLE IF EXISTS quorate_tour_reservations; DROP TABLE IF EXISTS quorate_tour_profiles;",
+            );
+        }
+        progress.finish(&r);
+        report.scenarios.push(r);
+    }
+    Ok(report)
+}
