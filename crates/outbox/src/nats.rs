@@ -1,0 +1,1 @@
+//! NATS JetStream sink (feature `nats`).

@@ -1,0 +1,676 @@
+//! PostgreSQL backend (feature `postgres`): migration, enqueue and inbox on
+//! `postgres::Transaction`, the relay store, and a LISTEN/NOTIFY wake-up listener.
+//!
+//! # Ordering and exclusivity
+//!
+//! Enqueue is one statement: an upsert of the key's row in `quorate_outbox_keys` that takes
+//! the next position (`next_seq`) and holds the row lock until the caller's transaction ends,
+//! then the insert of the message with that position. A second transaction enqueueing to the
+//! same key waits on the row, so positions within a key follow commit order even when the
+//! global `seq` values (a sequence, assigned whenever) do not.
+//!
+//! A claim selects ready, unclaimed key rows `FOR UPDATE SKIP LOCKED` (never waiting on an
+//! enqueueing transaction or another relay), marks them `claimed_by`/`claim_until` and commits:
+//! claims are rows, not session state, so they survive pooled connections and expire after a
+//! crash. Recording a batch sets `lock_timeout` so that a relay never waits long on a key row
+//! an application transaction holds: if two locks would deadlock, the relay gives up first and
+//! retries, never the application.
+
+use std::thread;
+use std::time::Duration;
+
+use bytes::Bytes;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Statement, Transaction};
+
+use crate::error::StoreError;
+use crate::message::{DeadLetter, DeadReason, Headers, MessageId, NewMessage, OutboxMessage};
+use crate::relay::RelaySignal;
+use crate::store::{
+    BatchOutcome, Candidate, ClaimRequest, InsertError, OutboxMetrics, OutboxTransaction,
+    RelayStore, per_key_limit, plan_claim,
+};
+
+/// The schema version [`migrate`] installs.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The NOTIFY channel enqueue signals and [`spawn_listener`] listens on.
+pub const CHANNEL: &str = "quorate_outbox";
+
+/// The migrations, in order: `(version, SQL)`, each applied once in the transaction recording it.
+///
+/// Version 1 creates `quorate_outbox` (messages), `quorate_outbox_keys` (one row per ordering
+/// key: `next_seq`, `pending`, `ready_at`, `served_at`, `held`, `claimed_by`, `claim_until`),
+/// `quorate_outbox_dead` (dead letters) and `quorate_inbox` (`(consumer, message_id)` marks),
+/// with the same columns as the SQLite schema (see `sqlite::MIGRATIONS`).
+pub const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE quorate_outbox (
+        seq BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        key TEXT NOT NULL,
+        key_seq BIGINT NOT NULL,
+        msg_type TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        headers BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        state SMALLINT NOT NULL DEFAULT 0,
+        attempts INT NOT NULL DEFAULT 0,
+        started INT NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_at BIGINT
+     );
+     CREATE UNIQUE INDEX quorate_outbox_key_seq ON quorate_outbox (key, key_seq);
+     CREATE INDEX quorate_outbox_pending ON quorate_outbox (created_at) WHERE state = 0;
+     CREATE INDEX quorate_outbox_sent ON quorate_outbox (sent_at) WHERE state = 1;
+     CREATE TABLE quorate_outbox_keys (
+        key TEXT PRIMARY KEY,
+        next_seq BIGINT NOT NULL,
+        pending BIGINT NOT NULL,
+        ready_at BIGINT NOT NULL DEFAULT 0,
+        served_at BIGINT NOT NULL DEFAULT 0,
+        held BOOLEAN NOT NULL DEFAULT FALSE,
+        claimed_by TEXT,
+        claim_until BIGINT NOT NULL DEFAULT 0
+     );
+     CREATE INDEX quorate_outbox_keys_ready ON quorate_outbox_keys (served_at, key)
+        WHERE pending > 0 AND NOT held;
+     CREATE TABLE quorate_outbox_dead (
+        seq BIGINT PRIMARY KEY,
+        id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        key_seq BIGINT NOT NULL,
+        msg_type TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        headers BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        attempts INT NOT NULL,
+        reason SMALLINT NOT NULL,
+        last_error TEXT NOT NULL,
+        dead_at BIGINT NOT NULL
+     );
+     CREATE TABLE quorate_inbox (
+        consumer TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        processed_at BIGINT NOT NULL,
+        PRIMARY KEY (consumer, message_id)
+     );
+     CREATE INDEX quorate_inbox_processed ON quorate_inbox (processed_at);",
+)];
+
+/// Installs or upgrades the schema; returns the installed version. Idempotent and safe to run
+/// concurrently (serialized by a transaction-scoped advisory lock, released at commit).
+///
+/// ```no_run
+/// let mut client = postgres::Client::connect("host=/run/postgresql user=postgres", postgres::NoTls)?;
+/// assert_eq!(quorate_outbox::pg::migrate(&mut client)?, quorate_outbox::pg::SCHEMA_VERSION);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`StoreError::SchemaTooNew`] for a newer schema; [`StoreError::Postgres`].
+pub fn migrate(client: &mut Client) -> Result<i64, StoreError> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(7135021163);
+         CREATE TABLE IF NOT EXISTS quorate_outbox_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM quorate_outbox_schema",
+            &[],
+        )?
+        .get(0);
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO quorate_outbox_schema (version, applied_at) VALUES ($1, 0)",
+            &[v],
+        )?;
+    }
+    tx.commit()?;
+    Ok(SCHEMA_VERSION.max(current))
+}
+
+const ENQUEUE: &str = "WITH k AS (
+    INSERT INTO quorate_outbox_keys AS k (key, next_seq, pending) VALUES ($1, 1, 1)
+    ON CONFLICT (key) DO UPDATE SET next_seq = k.next_seq + 1, pending = k.pending + 1
+    RETURNING next_seq)
+ INSERT INTO quorate_outbox (id, key, key_seq, msg_type, payload, headers, created_at)
+ SELECT $2, $1, k.next_seq, $3, $4, $5, $6 FROM k";
+
+const ENQUEUE_NOTIFY: &str = "WITH k AS (
+    INSERT INTO quorate_outbox_keys AS k (key, next_seq, pending) VALUES ($1, 1, 1)
+    ON CONFLICT (key) DO UPDATE SET next_seq = k.next_seq + 1, pending = k.pending + 1
+    RETURNING next_seq)
+ INSERT INTO quorate_outbox (id, key, key_seq, msg_type, payload, headers, created_at)
+ SELECT $2, $1, k.next_seq, $3, $4, $5, $6 FROM k, (SELECT pg_notify('quorate_outbox', '')) n";
+
+const ENQUEUE_TYPES: [Type; 6] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BYTEA,
+    Type::BYTEA,
+    Type::INT8,
+];
+
+fn insert_error(e: postgres::Error) -> InsertError {
+    if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+        && e.as_db_error()
+            .and_then(|d| d.constraint())
+            .is_some_and(|c| c.contains("id"))
+    {
+        InsertError::Duplicate
+    } else {
+        InsertError::Store(e.into())
+    }
+}
+
+impl OutboxTransaction for Transaction<'_> {
+    fn insert_message(
+        &mut self,
+        id: &MessageId,
+        m: &NewMessage,
+        now_ms: i64,
+        notify: bool,
+    ) -> Result<(), InsertError> {
+        let headers = m.headers.encode_bytes();
+        let payload: &[u8] = &m.payload;
+        let params: [&(dyn ToSql + Sync); 6] = [
+            &m.key,
+            &id.as_str(),
+            &m.msg_type,
+            &payload,
+            &headers,
+            &now_ms,
+        ];
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .zip(ENQUEUE_TYPES.iter())
+            .map(|(p, t)| (*p, t.clone()))
+            .collect();
+        self.execute_typed(if notify { ENQUEUE_NOTIFY } else { ENQUEUE }, &typed)
+            .map_err(insert_error)?;
+        Ok(())
+    }
+
+    fn pending_count(&mut self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .query_one("SELECT count(*) FROM quorate_outbox WHERE state = 0", &[])?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn inbox_mark(
+        &mut self,
+        consumer: &str,
+        id: &MessageId,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.execute_typed(
+            "INSERT INTO quorate_inbox (consumer, message_id, processed_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[
+                (&consumer, Type::TEXT),
+                (&id.as_str(), Type::TEXT),
+                (&now_ms, Type::INT8),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+}
+
+/// Enqueue on a `tokio_postgres::Transaction` (feature `tokio`): the same statement as the
+/// synchronous path.
+///
+/// ```no_run
+/// # async fn demo(client: &mut tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// use quorate_outbox::{NewMessage, Outbox};
+/// let outbox = Outbox::builder().build();
+/// let tx = client.transaction().await?;
+/// quorate_outbox::pg::enqueue_async(&outbox, &tx, &NewMessage::new("k", "t", &b"x"[..])?).await?;
+/// tx.commit().await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`EnqueueError::DuplicateId`](crate::EnqueueError::DuplicateId) or
+/// [`EnqueueError::Store`](crate::EnqueueError::Store). Backpressure is not checked on this
+/// path (count with `SELECT count(*) FROM quorate_outbox WHERE state = 0` if needed).
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub async fn enqueue_async(
+    outbox: &crate::Outbox,
+    tx: &tokio_postgres::Transaction<'_>,
+    message: &NewMessage,
+) -> Result<MessageId, crate::EnqueueError> {
+    let now_ms = outbox.now_ms();
+    let id = match &message.id {
+        Some(id) => id.clone(),
+        None => outbox.random_id(),
+    };
+    let headers = message.headers.encode_bytes();
+    let payload: &[u8] = &message.payload;
+    let sql = if outbox.notify_enabled() {
+        ENQUEUE_NOTIFY
+    } else {
+        ENQUEUE
+    };
+    let params: [&(dyn ToSql + Sync); 6] = [
+        &message.key,
+        &id.as_str(),
+        &message.msg_type,
+        &payload,
+        &headers,
+        &now_ms,
+    ];
+    match tx.execute(sql, &params).await {
+        Ok(_) => Ok(id),
+        Err(e) => match insert_error(e) {
+            InsertError::Duplicate => Err(crate::EnqueueError::DuplicateId(id)),
+            InsertError::Store(s) => Err(crate::EnqueueError::Store(s)),
+        },
+    }
+}
+
+/// Deletes at most `limit` inbox marks recorded before `before_ms`; returns how many.
+///
+/// # Errors
+///
+/// [`StoreError::Postgres`].
+pub fn purge_inbox(client: &mut Client, before_ms: i64, limit: usize) -> Result<u64, StoreError> {
+    Ok(client.execute(
+        "DELETE FROM quorate_inbox WHERE (consumer, message_id) IN
+           (SELECT consumer, message_id FROM quorate_inbox WHERE processed_at < $1 LIMIT $2)",
+        &[&before_ms, &i64::try_from(limit).unwrap_or(i64::MAX)],
+    )?)
+}
+
+struct Statements {
+    claim_keys: Statement,
+    claim_rows: Statement,
+    claim_mark_keys: Statement,
+    claim_started: Statement,
+    sent: Statement,
+    unattempted: Statement,
+    release: Statement,
+}
+
+/// The relay store over one PostgreSQL connection (its statements are prepared once).
+///
+/// Run several relays, each with its own store and connection, with distinct relay ids.
+///
+/// ```no_run
+/// use quorate_outbox::{MemorySink, Relay, RelayConfig, pg::PgRelayStore};
+/// let client = postgres::Client::connect("host=/run/postgresql user=postgres", postgres::NoTls)?;
+/// let store = PgRelayStore::new(client)?;
+/// let mut relay = Relay::new(store, MemorySink::new(), RelayConfig::builder().relay_id("relay-1").build()?);
+/// relay.run_once()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PgRelayStore {
+    client: Client,
+    st: Statements,
+}
+
+impl std::fmt::Debug for PgRelayStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgRelayStore")
+    }
+}
+
+impl PgRelayStore {
+    /// Prepares the relay's statements on `client` (the schema must be migrated).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`], for example when the tables are missing.
+    pub fn new(mut client: Client) -> Result<Self, StoreError> {
+        let st = Statements {
+            claim_keys: client.prepare(
+                "SELECT key FROM quorate_outbox_keys
+                 WHERE pending > 0 AND NOT held AND ready_at <= $1 AND claim_until <= $1
+                 ORDER BY served_at, key LIMIT $2 FOR UPDATE SKIP LOCKED",
+            )?,
+            claim_rows: client.prepare(
+                "SELECT m.seq, m.id, m.key, m.key_seq, m.msg_type, m.payload, m.headers, m.created_at,
+                        m.attempts, m.started
+                 FROM unnest($1::text[]) WITH ORDINALITY AS k(key, ord)
+                 CROSS JOIN LATERAL (
+                    SELECT * FROM quorate_outbox o WHERE o.key = k.key AND o.state = 0
+                    ORDER BY o.key_seq LIMIT $2) m
+                 ORDER BY k.ord, m.key_seq",
+            )?,
+            claim_mark_keys: client.prepare(
+                "UPDATE quorate_outbox_keys SET claimed_by = $2, claim_until = $3 WHERE key = ANY($1)",
+            )?,
+            claim_started: client
+                .prepare("UPDATE quorate_outbox SET started = started + 1 WHERE seq = ANY($1)")?,
+            sent: client.prepare(
+                "WITH s AS (
+                    UPDATE quorate_outbox SET state = 1, sent_at = $2, attempts = attempts + 1
+                    WHERE seq = ANY($1) AND state = 0 RETURNING key),
+                 c AS (SELECT key, count(*) AS n FROM s GROUP BY key)
+                 UPDATE quorate_outbox_keys k SET pending = k.pending - c.n, served_at = $2
+                 FROM c WHERE k.key = c.key",
+            )?,
+            unattempted: client.prepare(
+                "UPDATE quorate_outbox SET started = greatest(started - 1, attempts)
+                 WHERE seq = ANY($1) AND state = 0",
+            )?,
+            release: client.prepare(
+                "UPDATE quorate_outbox_keys SET claimed_by = NULL, claim_until = 0
+                 WHERE key = ANY($1) AND claimed_by = $2",
+            )?,
+        };
+        Ok(Self { client, st })
+    }
+
+    /// The connection.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn complete_once(&mut self, relay: &str, o: &BatchOutcome, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        tx.batch_execute("SET LOCAL lock_timeout = '200ms'")?;
+        if !o.sent.is_empty() {
+            let seqs: Vec<i64> = o.sent.iter().map(|(s, _)| *s).collect();
+            tx.execute(&self.st.sent, &[&seqs, &now])?;
+        }
+        for f in &o.failed {
+            match f.dead {
+                Some(reason) => {
+                    move_to_dead(&mut tx, f.seq, &f.key, reason, &f.error, f.hold_key, now)?
+                }
+                None => {
+                    tx.execute(
+                        "UPDATE quorate_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3
+                         WHERE seq = $1 AND state = 0",
+                        &[&f.seq, &f.next_attempt_ms, &f.error],
+                    )?;
+                    tx.execute(
+                        "UPDATE quorate_outbox_keys SET ready_at = greatest(ready_at, $2), served_at = $3 WHERE key = $1",
+                        &[&f.key, &f.next_attempt_ms, &now],
+                    )?;
+                }
+            }
+        }
+        if !o.unattempted.is_empty() {
+            let seqs: Vec<i64> = o.unattempted.iter().map(|(s, _)| *s).collect();
+            tx.execute(&self.st.unattempted, &[&seqs])?;
+        }
+        if !o.keys.is_empty() {
+            tx.execute(&self.st.release, &[&o.keys, &relay])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn move_to_dead(
+    tx: &mut Transaction<'_>,
+    seq: i64,
+    key: &str,
+    reason: DeadReason,
+    error: &str,
+    hold: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    let moved = tx.execute(
+        "WITH d AS (DELETE FROM quorate_outbox WHERE seq = $1 AND state = 0 RETURNING *)
+         INSERT INTO quorate_outbox_dead (seq, id, key, key_seq, msg_type, payload, headers, created_at, attempts, reason, last_error, dead_at)
+         SELECT seq, id, key, key_seq, msg_type, payload, headers, created_at, attempts, $2, $3, $4 FROM d",
+        &[&seq, &reason.code(), &error, &now],
+    )?;
+    if moved == 1 {
+        tx.execute(
+            "UPDATE quorate_outbox_keys SET pending = pending - 1, held = held OR $2, served_at = $3 WHERE key = $1",
+            &[&key, &hold, &now],
+        )?;
+    }
+    Ok(())
+}
+
+fn to_u32(v: i32) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+fn row_candidate(r: &postgres::Row) -> Result<Candidate, StoreError> {
+    let headers: &[u8] = r.try_get(6)?;
+    let payload: &[u8] = r.try_get(5)?;
+    Ok(Candidate {
+        message: OutboxMessage {
+            seq: r.try_get(0)?,
+            id: MessageId::from_stored(r.try_get(1)?)?,
+            key: r.try_get(2)?,
+            key_seq: r.try_get(3)?,
+            msg_type: r.try_get(4)?,
+            payload: Bytes::copy_from_slice(payload),
+            headers: Headers::decode_bytes(headers)
+                .map_err(|e| StoreError::Corrupt(format!("headers: {e}")))?,
+            created_at_ms: r.try_get(7)?,
+            attempts: to_u32(r.try_get(8)?),
+        },
+        started: to_u32(r.try_get(9)?),
+    })
+}
+
+impl RelayStore for PgRelayStore {
+    fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut tx = self.client.transaction()?;
+        let max = i64::try_from(req.max_messages).unwrap_or(i64::MAX);
+        let keys: Vec<String> = tx
+            .query(&self.st.claim_keys, &[&req.now_ms, &max])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            tx.commit()?;
+            return Ok(Vec::new());
+        }
+        let per_key = i64::try_from(per_key_limit(req.max_messages, keys.len())).unwrap_or(1);
+        let rows = tx.query(&self.st.claim_rows, &[&keys, &per_key])?;
+        let mut groups: Vec<Vec<Candidate>> = Vec::with_capacity(keys.len());
+        for r in &rows {
+            let c = row_candidate(r)?;
+            match groups.last_mut() {
+                Some(g) if g.first().is_some_and(|f| f.message.key == c.message.key) => g.push(c),
+                _ => groups.push(vec![c]),
+            }
+        }
+        let plan = plan_claim(&groups, req.max_messages, req.crash_limit, req.poison);
+        let flat: Vec<&Candidate> = groups.iter().flatten().collect();
+        for (i, hold) in &plan.dead {
+            if let Some(c) = flat.get(*i) {
+                let unfinished = c.started.saturating_sub(c.message.attempts);
+                move_to_dead(
+                    &mut tx,
+                    c.message.seq,
+                    &c.message.key,
+                    DeadReason::CrashLoop,
+                    &format!("relay died {unfinished} times while publishing it"),
+                    *hold,
+                    req.now_ms,
+                )?;
+            }
+        }
+        if !plan.keys.is_empty() {
+            tx.execute(
+                &self.st.claim_mark_keys,
+                &[&plan.keys, &req.relay, &req.claim_until_ms],
+            )?;
+        }
+        let out: Vec<OutboxMessage> = plan
+            .claim
+            .iter()
+            .filter_map(|i| flat.get(*i).map(|c| c.message.clone()))
+            .collect();
+        if !out.is_empty() {
+            let seqs: Vec<i64> = out.iter().map(|m| m.seq).collect();
+            tx.execute(&self.st.claim_started, &[&seqs])?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn complete(&mut self, relay: &str, o: &BatchOutcome, now: i64) -> Result<(), StoreError> {
+        // A lock timeout (an application transaction holding a key row) is retried a few times;
+        // the whole outcome is idempotent.
+        let mut last = None;
+        for _ in 0..5 {
+            match self.complete_once(relay, o, now) {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Postgres(e))
+                    if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+                        || e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                {
+                    last = Some(StoreError::Postgres(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(StoreError::NotMigrated))
+    }
+
+    fn metrics(&mut self, now_ms: i64) -> Result<OutboxMetrics, StoreError> {
+        let r = self.client.query_one(
+            "SELECT count(*), min(created_at), (SELECT count(*) FROM quorate_outbox_dead)
+             FROM quorate_outbox WHERE state = 0",
+            &[],
+        )?;
+        let (pending, oldest, dead): (i64, Option<i64>, i64) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        Ok(OutboxMetrics {
+            pending: u64::try_from(pending).unwrap_or(0),
+            oldest_pending_age: oldest.map(|o| {
+                Duration::from_millis(u64::try_from(now_ms.saturating_sub(o)).unwrap_or(0))
+            }),
+            dead_letters: u64::try_from(dead).unwrap_or(0),
+        })
+    }
+
+    fn cleanup(&mut self, sent_before_ms: i64, limit: usize) -> Result<u64, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut tx = self.client.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM quorate_outbox WHERE seq IN
+               (SELECT seq FROM quorate_outbox WHERE state = 1 AND sent_at < $1 ORDER BY sent_at LIMIT $2
+                FOR UPDATE SKIP LOCKED)",
+            &[&sent_before_ms, &limit],
+        )?;
+        tx.execute(
+            "DELETE FROM quorate_outbox_keys WHERE key IN
+               (SELECT k.key FROM quorate_outbox_keys k
+                WHERE k.pending = 0 AND NOT k.held AND k.claimed_by IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM quorate_outbox o WHERE o.key = k.key)
+                LIMIT $1 FOR UPDATE SKIP LOCKED)",
+            &[&limit],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn dead_letters(&mut self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = self.client.query(
+            "SELECT seq, id, key, key_seq, msg_type, payload, headers, created_at, attempts, 0::int,
+                    reason, last_error, dead_at
+             FROM quorate_outbox_dead ORDER BY dead_at, seq LIMIT $1",
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let c = row_candidate(r)?;
+                let code: i16 = r.try_get(10)?;
+                Ok(DeadLetter {
+                    message: c.message,
+                    reason: DeadReason::from_code(code)
+                        .ok_or_else(|| StoreError::Corrupt(format!("dead-letter reason {code}")))?,
+                    last_error: r.try_get(11)?,
+                    dead_at_ms: r.try_get(12)?,
+                })
+            })
+            .collect()
+    }
+
+    fn release_key(&mut self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.client.execute(
+            "UPDATE quorate_outbox_keys SET held = FALSE WHERE key = $1 AND held",
+            &[&key],
+        )? == 1)
+    }
+}
+
+/// A thread listening on [`CHANNEL`] that wakes a relay on each notification.
+///
+/// A hint only: the relay polls anyway, so a lost notification (or a listener that cannot
+/// connect) costs latency, never messages. The thread reconnects after errors and ends when
+/// the signal is shut down.
+#[derive(Debug)]
+pub struct Listener {
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Listener {
+    /// Waits for the thread to end (after [`RelaySignal::shutdown`]).
+    pub fn join(mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Starts a [`Listener`] connecting with `config` (no TLS) and waking `signal`.
+///
+/// ```no_run
+/// let config: postgres::Config = "host=/run/postgresql user=postgres".parse()?;
+/// let signal = quorate_outbox::RelaySignal::new();
+/// let listener = quorate_outbox::pg::spawn_listener(config, signal.clone());
+/// signal.shutdown();
+/// listener.join();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+pub fn spawn_listener(config: postgres::Config, signal: RelaySignal) -> Listener {
+    let handle = thread::spawn(move || {
+        while !signal.is_shutdown() {
+            let Ok(mut client) = config.connect(postgres::NoTls) else {
+                signal.wait(Duration::from_secs(1));
+                continue;
+            };
+            if client.batch_execute("LISTEN quorate_outbox").is_err() {
+                continue;
+            }
+            'listen: while !signal.is_shutdown() {
+                {
+                    let mut notes = client.notifications();
+                    let mut iter = notes.timeout_iter(Duration::from_millis(200));
+                    loop {
+                        match postgres::fallible_iterator::FallibleIterator::next(&mut iter) {
+                            Ok(Some(_)) => signal.wake(),
+                            Ok(None) => break,
+                            Err(_) => break 'listen,
+                        }
+                    }
+                }
+                if client.is_closed() {
+                    break;
+                }
+            }
+        }
+    });
+    Listener {
+        handle: Some(handle),
+    }
+}
