@@ -97,6 +97,8 @@ pub use hlc::{
 pub use lamport::{Lamport, LamportClock};
 pub use prune::{InvalidPruningPolicy, PruningPolicy};
 pub use time::{BootClock, CoarseClock, ManualClock, MonotonicClock, SystemClock, WallClock};
-pub use timestamp::{LOGICAL_BITS, LOGICAL_MASK, NodeId, NodeTimestamp, TICK_NANOS, Timestamp};
+pub use timestamp::{
+    LOGICAL_BITS, LOGICAL_MASK, NodeId, NodeTimestamp, ParseTimestampError, TICK_NANOS, Timestamp,
+};
 pub use uncertainty::{ClockStatus, CommitWaitError, TimeInterval, UncertainClock, UncertainTime};
 pub use vv::{Causality, INLINE_ACTORS, Iter, VersionVector};

@@ -154,12 +154,174 @@ impl Timestamp {
     pub const fn from_be_bytes(bytes: [u8; 8]) -> Option<Self> {
         Self::try_from_u64(u64::from_be_bytes(bytes))
     }
+
+    /// The next later timestamp (CockroachDB's `Timestamp.Next`): the logical counter plus
+    /// one, and at the largest counter (65,535) the next physical tick with counter 0. No
+    /// timestamp lies strictly between the two. `None` for [`Timestamp::MAX`], where
+    /// CockroachDB panics.
+    ///
+    /// CockroachDB's wall time counts nanoseconds beside a 32-bit logical counter; ours counts
+    /// 65.536 µs ticks beside a 16-bit one, so "the next wall time" is the next tick, and the
+    /// carry happens at 65,535 rather than at 2^31 - 1.
+    ///
+    /// ```
+    /// use quorate_clocks::{TICK_NANOS, Timestamp};
+    /// let t = Timestamp::from_parts(TICK_NANOS, 2);
+    /// assert_eq!(t.next(), Some(Timestamp::from_parts(TICK_NANOS, 3)));
+    /// // Carry at the largest logical value.
+    /// let full = Timestamp::from_parts(TICK_NANOS, u16::MAX);
+    /// assert_eq!(full.next(), Some(Timestamp::from_parts(2 * TICK_NANOS, 0)));
+    /// assert_eq!(Timestamp::MAX.next(), None);
+    /// ```
+    #[must_use]
+    pub const fn next(self) -> Option<Self> {
+        match self.as_u64().checked_add(1) {
+            Some(raw) => Self::try_from_u64(raw),
+            None => None,
+        }
+    }
+
+    /// The next earlier timestamp (CockroachDB's `Timestamp.Prev`): the logical counter minus
+    /// one, and at counter 0 the previous tick with the largest counter (65,535). `None` for
+    /// [`Timestamp::ZERO`] (physical 0, logical 1): its predecessor, raw 0, is not a valid
+    /// timestamp here (CockroachDB returns its empty timestamp and panics only below it).
+    ///
+    /// ```
+    /// use quorate_clocks::{TICK_NANOS, Timestamp};
+    /// let t = Timestamp::from_parts(TICK_NANOS, 1);
+    /// assert_eq!(t.prev(), Some(Timestamp::from_parts(TICK_NANOS, 0)));
+    /// let t0 = Timestamp::from_parts(TICK_NANOS, 0);
+    /// assert_eq!(t0.prev(), Some(Timestamp::from_parts(0, u16::MAX)));
+    /// assert_eq!(Timestamp::ZERO.prev(), None);
+    /// ```
+    #[must_use]
+    pub const fn prev(self) -> Option<Self> {
+        Self::try_from_u64(self.as_u64() - 1)
+    }
+
+    /// The first timestamp of the next physical tick, counter 0 (CockroachDB's
+    /// `Timestamp.WallNext`, which adds one to the wall time, here one 65.536 µs tick, and
+    /// resets the logical counter). `None` in the last tick of the range.
+    ///
+    /// ```
+    /// use quorate_clocks::{TICK_NANOS, Timestamp};
+    /// let t = Timestamp::from_parts(TICK_NANOS, 2);
+    /// assert_eq!(t.wall_next(), Some(Timestamp::from_parts(2 * TICK_NANOS, 0)));
+    /// let full = Timestamp::from_parts(TICK_NANOS, u16::MAX);
+    /// assert_eq!(full.wall_next(), Some(Timestamp::from_parts(2 * TICK_NANOS, 0)));
+    /// assert_eq!(Timestamp::MAX.wall_next(), None);
+    /// ```
+    #[must_use]
+    pub const fn wall_next(self) -> Option<Self> {
+        match (self.as_u64() | LOGICAL_MASK).checked_add(1) {
+            Some(raw) => Self::try_from_u64(raw),
+            None => None,
+        }
+    }
 }
 
+/// The text form, as CockroachDB prints its timestamps: `<seconds>.<nanoseconds>,<logical>`
+/// with exactly nine digits of nanoseconds, or `0,<logical>` when the physical part is 0.
+///
+/// The physical part is always a whole number of 65.536 µs ticks, so the nanoseconds are
+/// those of the tick's start. [`FromStr`](core::str::FromStr) parses this form back exactly.
+///
+/// ```
+/// use quorate_clocks::Timestamp;
+/// let t = Timestamp::from_parts(1_700_000_000_123_456_789, 5);
+/// assert_eq!(t.to_string(), "1700000000.123404288,5");
+/// assert_eq!(Timestamp::ZERO.to_string(), "0,1");
+/// assert_eq!("1700000000.123404288,5".parse::<Timestamp>()?, t);
+/// # Ok::<(), quorate_clocks::ParseTimestampError>(())
+/// ```
 impl core::fmt::Display for Timestamp {
-    /// `physical_nanos.logical`, for logs.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{}", self.physical_nanos(), self.logical())
+        let p = self.physical_nanos();
+        if p == 0 {
+            write!(f, "0,{}", self.logical())
+        } else {
+            write!(
+                f,
+                "{}.{:09},{}",
+                p / 1_000_000_000,
+                p % 1_000_000_000,
+                self.logical()
+            )
+        }
+    }
+}
+
+/// Why a string is not a [`Timestamp`] in its text form.
+///
+/// ```
+/// use quorate_clocks::{ParseTimestampError, Timestamp};
+/// assert_eq!("1.5,0".parse::<Timestamp>(), Err(ParseTimestampError::Syntax));
+/// assert_eq!("1.000000001,0".parse::<Timestamp>(), Err(ParseTimestampError::NotOnTick));
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum ParseTimestampError {
+    /// Not `<seconds>.<9 digits>[,<logical>]` or `0[,<logical>]`.
+    #[error("timestamp syntax is <seconds>.<9 digits>,<logical>")]
+    Syntax,
+    /// The physical time does not fit in 64 bits of nanoseconds, or the logical counter
+    /// is above 65,535.
+    #[error("timestamp out of range")]
+    OutOfRange,
+    /// The physical time is not a whole number of 65.536 µs ticks (round with
+    /// [`Timestamp::from_parts`] instead).
+    #[error("physical time is not on a 65.536 µs tick")]
+    NotOnTick,
+    /// Physical 0 and logical 0, which is not a valid timestamp.
+    #[error("timestamp 0,0 is not valid")]
+    Zero,
+}
+
+fn parse_digits(s: &str) -> Result<u64, ParseTimestampError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseTimestampError::Syntax);
+    }
+    s.parse().map_err(|_| ParseTimestampError::OutOfRange)
+}
+
+/// Parses the [`Display`](core::fmt::Display) form: `<seconds>.<nanoseconds>,<logical>`
+/// with exactly nine digits of nanoseconds, or `0,<logical>`; the `,<logical>` part may be
+/// left out (logical 0). No sign, spaces or other separators.
+///
+/// ```
+/// use quorate_clocks::{TICK_NANOS, Timestamp};
+/// assert_eq!("0.000065536,3".parse::<Timestamp>()?, Timestamp::from_parts(TICK_NANOS, 3));
+/// assert_eq!("0,1".parse::<Timestamp>()?, Timestamp::ZERO);
+/// assert_eq!("0.000065536".parse::<Timestamp>()?, Timestamp::from_parts(TICK_NANOS, 0));
+/// # Ok::<(), quorate_clocks::ParseTimestampError>(())
+/// ```
+impl core::str::FromStr for Timestamp {
+    type Err = ParseTimestampError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (wall, logical) = match s.split_once(',') {
+            Some((w, l)) => (w, parse_digits(l)?),
+            None => (s, 0),
+        };
+        let logical = u16::try_from(logical).map_err(|_| ParseTimestampError::OutOfRange)?;
+        let physical = match wall.split_once('.') {
+            None if wall == "0" => 0,
+            None => return Err(ParseTimestampError::Syntax),
+            Some((secs, nanos)) => {
+                if nanos.len() != 9 {
+                    return Err(ParseTimestampError::Syntax);
+                }
+                let secs = parse_digits(secs)?;
+                let nanos = parse_digits(nanos)?;
+                secs.checked_mul(1_000_000_000)
+                    .and_then(|n| n.checked_add(nanos))
+                    .ok_or(ParseTimestampError::OutOfRange)?
+            }
+        };
+        if physical & LOGICAL_MASK != 0 {
+            return Err(ParseTimestampError::NotOnTick);
+        }
+        Self::try_from_u64(physical | u64::from(logical)).ok_or(ParseTimestampError::Zero)
     }
 }
 

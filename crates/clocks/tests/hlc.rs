@@ -286,9 +286,10 @@ fn timestamp_layout() {
     assert!(Timestamp::ZERO < Timestamp::from_u64(2));
     assert_eq!(Timestamp::from_u64(0), Timestamp::ZERO);
     let t = Timestamp::from_parts(BASE + 12_345, 77);
+    let p = BASE + (12_345 & !LOGICAL_MASK);
     assert_eq!(
         t.to_string(),
-        format!("{}.77", BASE + (12_345 & !LOGICAL_MASK))
+        format!("{}.{:09},77", p / 1_000_000_000, p % 1_000_000_000)
     );
 }
 
