@@ -102,6 +102,8 @@ mod lease;
 mod observed;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "tokio")]
+mod runtime;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod sync;
@@ -121,6 +123,9 @@ pub use observed::{MemoryVersionedStore, ObservedLease, VersionedRecord, Version
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PgIssuer, PgLease};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use runtime::{LeaseScope, WithLeaseError, with_lease};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteIssuer, SqliteLease};
