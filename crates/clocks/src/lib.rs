@@ -100,5 +100,7 @@ pub use time::{BootClock, CoarseClock, ManualClock, MonotonicClock, SystemClock,
 pub use timestamp::{
     LOGICAL_BITS, LOGICAL_MASK, NodeId, NodeTimestamp, ParseTimestampError, TICK_NANOS, Timestamp,
 };
-pub use uncertainty::{ClockStatus, CommitWaitError, TimeInterval, UncertainClock, UncertainTime};
+pub use uncertainty::{
+    ClockStatus, CommitWaitError, TimeInterval, UncertainClock, UncertainClockError, UncertainTime,
+};
 pub use vv::{Causality, INLINE_ACTORS, Iter, VersionVector};

@@ -81,7 +81,7 @@ fn hot_paths_do_not_allocate() {
     });
     assert!(n > 0, "the counting allocator must see the spill");
 
-    let uc = UncertainClock::new(SystemClock, SystemClock, 50_000);
+    let uc = UncertainClock::new(SystemClock, SystemClock, 50_000).unwrap();
     uc.sync(1_000_000);
     let (n, _) = allocations(|| {
         (

@@ -22,19 +22,19 @@ const TICK: u64 = 1 << 16;
 #[test]
 fn drift_rounds_the_interval_outward() {
     let m = ManualClock::new(T0);
-    let c = UncertainClock::new(m.clone(), m.clone(), 1);
+    let c = UncertainClock::new(m.clone(), m.clone(), 1).unwrap();
     c.sync(0);
     m.advance_nanos(1); // 1 ns at 1 ppb: 10^-9 ns of drift, which must count as 1 ns
     assert_eq!(c.now().interval, TimeInterval::new(T0, T0 + 2));
 
-    let c = UncertainClock::new(m.clone(), m.clone(), 999_999_999);
+    let c = UncertainClock::new(m.clone(), m.clone(), 999_999_999).unwrap();
     c.sync(0);
     m.advance_nanos(3); // 2.999999997 ns -> 3
     let w = T0 + 4;
     assert_eq!(c.now().interval, TimeInterval::new(w - 3, w + 3));
 
     // Exact products are not rounded.
-    let c = UncertainClock::new(m.clone(), m.clone(), 1);
+    let c = UncertainClock::new(m.clone(), m.clone(), 1).unwrap();
     c.sync(10);
     m.advance(Duration::from_secs(1));
     let w = T0 + 4 + 1_000_000_000;
@@ -44,7 +44,7 @@ fn drift_rounds_the_interval_outward() {
 #[test]
 fn drift_zero_and_huge_saturate_without_overflow() {
     let m = ManualClock::new(T0);
-    let c = UncertainClock::new(m.clone(), m.clone(), 0);
+    let c = UncertainClock::new(m.clone(), m.clone(), 0).unwrap();
     c.sync(5);
     m.advance_nanos(u64::MAX / 2);
     let w = T0.saturating_add(u64::MAX / 2);
@@ -54,7 +54,7 @@ fn drift_zero_and_huge_saturate_without_overflow() {
     );
 
     let m = ManualClock::new(T0);
-    let c = UncertainClock::new(m.clone(), m.clone(), u64::MAX);
+    let c = UncertainClock::new(m.clone(), m.clone(), 999_999_999).unwrap();
     c.sync(u64::MAX - 1);
     m.advance_nanos(u64::MAX);
     let r = c.now();
@@ -66,7 +66,7 @@ fn drift_zero_and_huge_saturate_without_overflow() {
 #[test]
 fn after_and_before_are_strict() {
     let m = ManualClock::new(T0);
-    let c = UncertainClock::new(m.clone(), m, 0);
+    let c = UncertainClock::new(m.clone(), m, 0).unwrap();
     c.sync(100);
     // after(t) == t < earliest; before(t) == t > latest.
     assert!(c.after(T0 - 101));
@@ -472,30 +472,21 @@ fn pruning_policies_deserialize_through_validation() {
 }
 
 /// With a drift bound of 100% or more the error grows at least as fast as the wall clock, so
-/// `earliest` never advances: commit-wait must report it instead of sleeping forever.
+/// `earliest` never advances and commit-wait could never end: such a clock cannot be built
+/// (ClockBound refuses the segment as malformed).
 #[test]
 fn commit_wait_with_a_drift_of_one_second_per_second_fails_instead_of_hanging() {
-    use quorate_clocks::CommitWaitError;
-    for ppb in [1_000_000_000, u64::MAX] {
+    use quorate_clocks::UncertainClockError;
+    for ppb in [1_000_000_000, 2_000_000_000, u64::MAX] {
         let m = ManualClock::new(T0);
-        let c = UncertainClock::new(m.clone(), m.clone(), ppb);
-        c.sync(10);
-        let mut sleeps = 0;
-        let r = c.commit_wait_with(T0 + 5, |d| {
-            sleeps += 1;
-            assert!(sleeps < 1_000, "commit-wait never ends");
-            m.advance(d);
-        });
-        assert_eq!(r, Err(CommitWaitError::DriftTooLarge));
-        // Already certainly past: succeeds without waiting, whatever the drift.
         assert_eq!(
-            c.commit_wait_with(0, |_| panic!("must not sleep")),
-            Ok(Duration::ZERO)
+            UncertainClock::new(m.clone(), m, ppb).err(),
+            Some(UncertainClockError::DriftTooLarge { max_drift_ppb: ppb })
         );
     }
     // Just under 100% the wait ends.
     let m = ManualClock::new(T0);
-    let c = UncertainClock::new(m.clone(), m.clone(), 500_000_000);
+    let c = UncertainClock::new(m.clone(), m.clone(), 500_000_000).unwrap();
     c.sync(10);
     let mut sleeps = 0;
     let waited = c.commit_wait_with(T0 + 5, |d| {
@@ -507,7 +498,7 @@ fn commit_wait_with_a_drift_of_one_second_per_second_fails_instead_of_hanging() 
     assert_eq!((waited, sleeps), (Ok(Duration::from_nanos(32)), 1));
     // At 999,999,999 ppb `earliest` advances 1 ns per second: the sleep covers it at once.
     let m = ManualClock::new(T0);
-    let c = UncertainClock::new(m.clone(), m.clone(), 999_999_999);
+    let c = UncertainClock::new(m.clone(), m.clone(), 999_999_999).unwrap();
     c.sync(0);
     let mut sleeps = 0;
     c.commit_wait_with(T0 + 2, |d| {
