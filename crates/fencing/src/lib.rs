@@ -94,6 +94,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod fenced;
 mod guard;
 mod holder;
@@ -114,6 +116,9 @@ pub use error::{
     FencedWriteError, InvalidName, IssueError, LeaseError, LeaseLost, MAX_NAME_LEN, StoreError,
     check_name,
 };
+#[cfg(feature = "etcd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
+pub use etcd::{DEFAULT_ETCD_TIMEOUT, EtcdLease};
 pub use fenced::{FencedTable, FencedUpdate, InvalidIdentifier};
 pub use guard::{ShardedGuard, StaleToken, TokenGuard};
 pub use holder::{HeldLease, LeaseClient};
