@@ -80,13 +80,14 @@ fn target_text(e: &Evaluated) -> String {
     let r = &e.row;
     let mut parts = Vec::new();
     if let Some(min) = r.min_ratio {
-        let vs = r
-            .target_peer
-            .clone()
-            .unwrap_or_else(|| "best peer".to_owned());
+        let vs = match (&r.target_peer, r.peers.as_slice()) {
+            (Some(p), _) => format!("`{p}`"),
+            (None, [only]) => format!("`{only}`"),
+            (None, _) => "the best peer".to_owned(),
+        };
         let mut t = format!("≥ {min:.2}x vs {vs}");
-        if let Some((peer, ratio)) = &e.target_peer_ratio {
-            let _ = write!(t, " (is {ratio:.2}x vs {peer})");
+        if let Some((_, ratio)) = &e.target_peer_ratio {
+            let _ = write!(t, " (is {ratio:.2}x)");
         }
         parts.push(t);
     }
@@ -114,7 +115,11 @@ fn ratio_text(e: &Evaluated) -> String {
     if let Some(r) = e.ratio {
         format!("{r:.2}x")
     } else if let Some(h) = e.budget_headroom {
-        format!("{h:.2}x under budget")
+        if h >= 1.0 {
+            format!("{h:.2}x headroom")
+        } else {
+            format!("{:.2}x over budget", 1.0 / h)
+        }
     } else {
         "—".to_owned()
     }

@@ -164,12 +164,21 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
             bw.max(1.0),
             escape(&format!("{label}: {v:.2}x"))
         );
-        let text = if budget {
-            format!("{v:.1}x under budget")
+        let text = if budget && v >= 1.0 {
+            format!("{v:.1}x headroom")
+        } else if budget {
+            format!("{:.1}x over budget", 1.0 / v)
         } else {
             format!("{v:.2}x")
         };
-        let tx = x1.max(x0) + 4.0;
+        // Past the bar's end, and past a target or floor tick that would sit on the label.
+        let mut tx = x1.max(x0) + 4.0;
+        for tick in [e.required_ratio, e.floor_ratio].into_iter().flatten() {
+            let t = x(tick);
+            if t.is_finite() && t >= tx - 4.0 && t < tx + 40.0 {
+                tx = t + 5.0;
+            }
+        }
         let _ = writeln!(
             s,
             r#"<text x="{tx:.1}" y="{:.1}" font-size="11">{}</text>"#,
