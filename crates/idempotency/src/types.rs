@@ -550,6 +550,8 @@ pub enum State {
     FailedFinal,
 }
 
+// The codes are the stored form; only the database backends read and write them.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 impl State {
     pub(crate) fn code(self) -> i64 {
         match self {
