@@ -98,7 +98,7 @@ impl<C: DeltaCrdt<A>, A: Actor> fmt::Debug for SyncMessage<C, A> {
 /// assert_eq!(SyncError::UnknownPeer.to_string(), "message from an unknown peer");
 /// ```
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
     /// The sender was never added with [`AntiEntropy::add_peer`].
     #[error("message from an unknown peer")]

@@ -11,9 +11,9 @@ use crate::codec::{
     impl_serde_via_codec, put_len, read_actors, read_dot, read_header, tag, write_header,
 };
 use crate::context::{CausalContext, DotView, Retirement};
-use crate::dotstore::{DotSeen, DotStore, JoinOpts, StoreCodec, store_actors};
+use crate::dotstore::{DotSeen, DotStore, JoinOpts, StoreCodec, check_collisions, store_actors};
 use crate::error::RetireError;
-use crate::error::ValidationError;
+use crate::error::{ValidationError, dot_name, name};
 use crate::traits::{Crdt, DeltaCrdt};
 
 /// A causal CRDT state: a dot store plus the causal context of everything the replica has seen.
@@ -71,7 +71,7 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     /// use quorate_crdt::{Causal, CausalContext, DotSet, ValidationError};
     /// let store: DotSet<u8> = [Dot::new(1, 5)].into_iter().collect();
     /// let err = Causal::from_parts(store, CausalContext::new()).unwrap_err();
-    /// assert_eq!(err, ValidationError::DotNotInContext);
+    /// assert_eq!(err, ValidationError::DotNotInContext { dot: "1:5".into() });
     /// ```
     pub fn from_parts(store: S, ctx: CausalContext<A>) -> Result<Self, ValidationError> {
         let c = Self { store, ctx };
@@ -109,12 +109,18 @@ fn check_store_retired<S: DotStore<A>, A: Actor>(
     if ctx.retired_list().is_empty() {
         return Ok(());
     }
-    let mut bad = false;
-    store.for_each_dot(&mut |d| bad |= ctx.is_retired(&d.actor));
-    if bad {
-        return Err(ValidationError::RetiredActor);
+    let mut bad: Option<A> = None;
+    store.for_each_dot(&mut |d| {
+        if bad.is_none() && ctx.is_retired(&d.actor) {
+            bad = Some(d.actor.clone());
+        }
+    });
+    match bad {
+        Some(actor) => Err(ValidationError::RetiredActor {
+            actor: name(&actor),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks a peer value's context, store and kept dots against this replica's retirement
@@ -128,21 +134,29 @@ fn check_peer_records<S: DotStore<A>, A: Actor>(
 ) -> Result<(), ValidationError> {
     for r in mine.retired_list() {
         match ctx.retirement(r.actor()) {
-            Some(pr) if pr != r => return Err(ValidationError::ConflictingRetirement),
+            Some(pr) if pr != r => {
+                return Err(ValidationError::ConflictingRetirement {
+                    actor: name(r.actor()),
+                });
+            }
             Some(_) => {}
             None => {
                 if ctx.mentions(r.actor())
                     || keep.iter().any(|d| d.actor == *r.actor())
                     || store_mentions(store, r.actor())
                 {
-                    return Err(ValidationError::RetiredActor);
+                    return Err(ValidationError::RetiredActor {
+                        actor: name(r.actor()),
+                    });
                 }
             }
         }
     }
     for pr in ctx.retired_list() {
         if mine.retirement(pr.actor()).is_none() && mine.max_counter(pr.actor()) > pr.last() {
-            return Err(ValidationError::ConflictingRetirement);
+            return Err(ValidationError::ConflictingRetirement {
+                actor: name(pr.actor()),
+            });
         }
     }
     Ok(())
@@ -358,7 +372,8 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
 
     fn validate_peer(&self, other: &Self) -> Result<(), ValidationError> {
         other.validate()?;
-        check_peer_records(&self.ctx, &other.ctx, &other.store, &[])
+        check_peer_records(&self.ctx, &other.ctx, &other.store, &[])?;
+        self.check_collisions(&other.store, &other.ctx, &[], false)
     }
 
     fn validate(&self) -> Result<(), ValidationError> {
@@ -517,15 +532,19 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
     /// stored dot in the effective context and stored once.
     fn validate_alone(&self) -> Result<(), ValidationError> {
         check_store_retired(&self.store, &self.ctx)?;
-        if self.keep.iter().any(|d| self.ctx.is_retired(&d.actor)) {
-            return Err(ValidationError::RetiredActor);
+        if let Some(d) = self.keep.iter().find(|d| self.ctx.is_retired(&d.actor)) {
+            return Err(ValidationError::RetiredActor {
+                actor: name(&d.actor),
+            });
         }
         self.ctx.validate()?;
-        if self.keep.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(ValidationError::DuplicateDot);
+        if let Some(w) = self.keep.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(ValidationError::DuplicateDot {
+                dot: dot_name(&w[1]),
+            });
         }
-        if self.keep.iter().any(|d| !self.ctx.contains(d)) {
-            return Err(ValidationError::DotNotInContext);
+        if let Some(d) = self.keep.iter().find(|d| !self.ctx.contains(d)) {
+            return Err(ValidationError::DotNotInContext { dot: dot_name(d) });
         }
         let mut seen = DotSeen::new();
         self.store.check(&self.eff(), &mut seen, true)?;
@@ -564,10 +583,36 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     pub(crate) fn check_delta(&self, d: &CausalDelta<S, A>) -> Result<(), ValidationError> {
         d.validate_alone()?;
         check_peer_records(&self.ctx, &d.ctx, &d.store, &d.keep)?;
-        if d.keep.iter().any(|k| !self.ctx.contains(k)) {
-            return Err(ValidationError::UnknownKeptDot);
+        if let Some(k) = d.keep.iter().find(|k| !self.ctx.contains(k)) {
+            return Err(ValidationError::UnknownKeptDot { dot: dot_name(k) });
         }
-        Ok(())
+        self.check_collisions(&d.store, &d.ctx, &d.keep, !d.full)
+    }
+
+    /// Fails with [`ValidationError::DotCollision`] when a peer's value (store, context minus
+    /// `keep`) holds a dot that this replica holds for a different entry. With differing
+    /// retirement records both sides are first renamed as the join would rename them.
+    fn check_collisions(
+        &self,
+        store: &S,
+        ctx: &CausalContext<A>,
+        keep: &[Dot<A>],
+        keys_only: bool,
+    ) -> Result<(), ValidationError> {
+        if self.ctx.retired_list() == ctx.retired_list() {
+            let theirs = Eff { ctx, keep };
+            return check_collisions(&self.store, &self.ctx, store, &theirs, keys_only);
+        }
+        let mut me = self.clone();
+        let (mut store2, mut ctx2, mut keep2) = (store.clone(), ctx.clone(), keep.to_vec());
+        if me.adopt_records(ctx, store, keep) {
+            apply_records(me.ctx.retired_list(), &mut store2, &mut ctx2, &mut keep2);
+        }
+        let theirs = Eff {
+            ctx: &ctx2,
+            keep: &keep2,
+        };
+        check_collisions(&me.store, &me.ctx, &store2, &theirs, keys_only)
     }
 
     pub(crate) fn merge_deltas(group: &mut CausalDelta<S, A>, d: &CausalDelta<S, A>) {

@@ -9,7 +9,7 @@ use quorate_clocks::{
 };
 
 use crate::codec::{ActorTable, Sink, put_len, read_actor, read_dot};
-use crate::error::ValidationError;
+use crate::error::{ValidationError, name};
 
 /// Anything that can answer "has this dot been seen?".
 ///
@@ -574,36 +574,50 @@ impl<A: Actor> CausalContext<A> {
     pub fn validate(&self) -> Result<(), ValidationError> {
         for d in &self.cloud {
             if d.counter == 0 {
-                return Err(ValidationError::ZeroCounter);
+                return Err(ValidationError::ZeroCounter {
+                    actor: name(&d.actor),
+                });
             }
             if d.counter <= self.vv.get(&d.actor).saturating_add(1) {
-                return Err(ValidationError::ContextNotCompact);
+                return Err(ValidationError::ContextNotCompact {
+                    actor: name(&d.actor),
+                });
             }
         }
         if self.retired.is_empty() {
             return Ok(());
         }
-        if self.retired.windows(2).any(|w| w[0].actor >= w[1].actor) {
-            return Err(ValidationError::ContextNotCompact);
+        if let Some(w) = self.retired.windows(2).find(|w| w[0].actor >= w[1].actor) {
+            return Err(ValidationError::ContextNotCompact {
+                actor: name(&w[1].actor),
+            });
         }
         for r in &self.retired {
             if r.actor == r.into || r.last == 0 || r.base.checked_add(r.last).is_none() {
-                return Err(ValidationError::InvalidRetirement);
+                return Err(ValidationError::InvalidRetirement {
+                    actor: name(&r.actor),
+                });
             }
             if self.mentions(&r.actor) {
-                return Err(ValidationError::RetiredActor);
+                return Err(ValidationError::RetiredActor {
+                    actor: name(&r.actor),
+                });
             }
             let v = self.vv.get(&r.into);
             if v >= r.base && v < r.base + r.last && !self.is_retired(&r.into) {
-                return Err(ValidationError::ContextNotCompact);
+                return Err(ValidationError::ContextNotCompact {
+                    actor: name(&r.into),
+                });
             }
         }
-        if self
+        if let Some(d) = self
             .cloud
             .iter()
-            .any(|d| self.retired.iter().any(|r| r.covers(d)))
+            .find(|d| self.retired.iter().any(|r| r.covers(d)))
         {
-            return Err(ValidationError::ContextNotCompact);
+            return Err(ValidationError::ContextNotCompact {
+                actor: name(&d.actor),
+            });
         }
         Ok(())
     }

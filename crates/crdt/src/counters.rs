@@ -7,7 +7,7 @@ use crate::codec::{
     Canonical, Digest, Sink, digest_of, impl_encode_via_canonical, impl_serde_via_codec, put_len,
     read_header, tag, write_header,
 };
-use crate::error::{RetireError, ValidationError};
+use crate::error::{RetireError, ValidationError, name};
 use crate::traits::{Crdt, DeltaCrdt};
 
 /// Per-actor counter entries (sorted, no zero entries), plus the retired actors.
@@ -163,17 +163,20 @@ impl<A: Actor, E: Entry> Entries<A, E> {
     }
 
     fn validate(&self) -> Result<(), ValidationError> {
-        if self.entries.windows(2).any(|w| w[0].0 >= w[1].0)
-            || self.retired.windows(2).any(|w| w[0] >= w[1])
-        {
-            return Err(ValidationError::DuplicateDot);
+        if let Some(w) = self.entries.windows(2).find(|w| w[0].0 >= w[1].0) {
+            return Err(ValidationError::DuplicateActor {
+                actor: name(&w[1].0),
+            });
+        }
+        if let Some(w) = self.retired.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(ValidationError::DuplicateActor { actor: name(&w[1]) });
         }
         for (a, e) in &self.entries {
             if e.is_zero() {
-                return Err(ValidationError::ZeroCounter);
+                return Err(ValidationError::ZeroCounter { actor: name(a) });
             }
             if self.is_retired(a) {
-                return Err(ValidationError::RetiredActor);
+                return Err(ValidationError::RetiredActor { actor: name(a) });
             }
         }
         Ok(())

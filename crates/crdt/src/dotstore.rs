@@ -21,7 +21,7 @@ use quorate_clocks::{Actor, Decode, DecodeError, Dot, Encode, VersionVector, get
 use crate::chunkmap::{Builder, ChunkMap};
 use crate::codec::{ActorTable, Sink, put_len, read_dot};
 use crate::context::{DotView, Retirement};
-use crate::error::ValidationError;
+use crate::error::{ValidationError, dot_name, name};
 
 pub(crate) mod sealed {
     use super::*;
@@ -72,6 +72,22 @@ pub(crate) mod sealed {
         fn hollow(&self) -> Self;
         /// Only the parts whose dots are not in `seen` (empty parts pruned).
         fn since(&self, seen: &VersionVector<A>) -> Self;
+        /// Collects, into `sus`, the dots that `self` (this replica, context `mine`) and `other`
+        /// (a peer's value, context `theirs`) may store at different places: `other`'s dots that
+        /// `mine` has seen but `self` does not hold at the same place, and (unless `keys_only`,
+        /// which visits only `other`'s keys) the same the other way round. A dot both sides hold
+        /// at the same place with different values is recorded as a clash.
+        fn collide<C1: DotView<A>, C2: DotView<A>>(
+            &self,
+            mine: &C1,
+            other: &Self,
+            theirs: &C2,
+            keys_only: bool,
+            sus: &mut Suspects<A>,
+        );
+        /// Appends to `path` where `dot` is stored (keys, then the value for dot functions);
+        /// false when it is not stored.
+        fn locate(&self, dot: &Dot<A>, path: &mut String) -> bool;
         /// Checks dot uniqueness, context coverage and (when `!allow_bottom`) absence of empty
         /// entries.
         fn check(
@@ -93,6 +109,173 @@ pub(crate) mod sealed {
 }
 
 pub(crate) use sealed::{JoinOpts, Store, StoreCodec};
+
+/// Dots that two values may have issued for different entries (see `Store::collide`).
+#[derive(Debug)]
+#[allow(unreachable_pub)] // Sealed-trait plumbing: public in a private module on purpose.
+pub struct Suspects<A> {
+    /// Dots this replica holds that the peer has seen but does not hold at the same place.
+    mine: Vec<Dot<A>>,
+    /// Dots the peer holds that this replica has seen but does not hold at the same place.
+    theirs: Vec<Dot<A>>,
+    /// A dot held at the same place on both sides with different values.
+    clash: Option<Dot<A>>,
+}
+
+impl<A> Default for Suspects<A> {
+    fn default() -> Self {
+        Self {
+            mine: Vec::new(),
+            theirs: Vec::new(),
+            clash: None,
+        }
+    }
+}
+
+/// Where `dot` is stored in `s`, for an error message.
+fn describe<A: Actor, S: Store<A>>(s: &S, dot: &Dot<A>) -> String {
+    let mut path = String::new();
+    if !s.locate(dot, &mut path) {
+        return "nothing".to_string();
+    }
+    if path.is_empty() {
+        path.push_str("the value");
+    }
+    path
+}
+
+/// Fails with [`ValidationError::DotCollision`] when `other` (a peer's value or delta, context
+/// `theirs`) stores a dot that `local` (context `mine`) stores at a different place (another
+/// element or key, or another value): the signature of two replicas sharing an actor id.
+///
+/// Linear in the two stores for a full walk; a key-scoped walk (`keys_only`, mutation deltas)
+/// visits the delta's keys and only scans `local` when the delta holds dots this replica has
+/// seen but does not hold at the same place (a re-delivered add of an element removed since).
+pub(crate) fn check_collisions<A: Actor, S: Store<A>, C1: DotView<A>, C2: DotView<A>>(
+    local: &S,
+    mine: &C1,
+    other: &S,
+    theirs: &C2,
+    keys_only: bool,
+) -> Result<(), ValidationError> {
+    let mut sus = Suspects::default();
+    local.collide(mine, other, theirs, keys_only, &mut sus);
+    let hit = if let Some(d) = sus.clash.take() {
+        Some(d)
+    } else if sus.theirs.is_empty() {
+        None
+    } else if keys_only {
+        sus.theirs.sort_unstable();
+        let mut hit = None;
+        local.for_each_dot(&mut |d| {
+            if hit.is_none() && sus.theirs.binary_search(d).is_ok() {
+                hit = Some(d.clone());
+            }
+        });
+        hit
+    } else {
+        sus.theirs.sort_unstable();
+        sus.mine.sort_unstable();
+        first_common(&sus.mine, &sus.theirs)
+    };
+    match hit {
+        None => Ok(()),
+        Some(d) => Err(ValidationError::DotCollision {
+            dot: dot_name(&d),
+            local: describe(local, &d),
+            peer: describe(other, &d),
+        }),
+    }
+}
+
+/// The first element of two sorted slices that both hold.
+fn first_common<T: Ord + Clone>(a: &[T], b: &[T]) -> Option<T> {
+    let (mut i, mut j) = (0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return Some(x.clone()),
+        }
+    }
+    None
+}
+
+/// The dots of `s` that `ctx` has seen, pushed to `out` (a side with no counterpart entry).
+fn seen_dots<A: Actor, S: Store<A>, C: DotView<A>>(s: &S, ctx: &C, out: &mut Vec<Dot<A>>) {
+    s.for_each_dot(&mut |d| {
+        if ctx.has(d) {
+            out.push(d.clone());
+        }
+    });
+}
+
+/// An entry of a sorted dot slice: a dot, or a dot with its value.
+trait DotEntry<A> {
+    fn dot(&self) -> &Dot<A>;
+    /// For two entries with equal dots: whether they also agree on the value.
+    fn same(&self, other: &Self) -> bool;
+}
+
+impl<A> DotEntry<A> for Dot<A> {
+    fn dot(&self) -> &Dot<A> {
+        self
+    }
+    fn same(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl<A, V: PartialEq> DotEntry<A> for (Dot<A>, V) {
+    fn dot(&self) -> &Dot<A> {
+        &self.0
+    }
+    fn same(&self, other: &Self) -> bool {
+        self.1 == other.1
+    }
+}
+
+/// `collide` for sorted entry slices keyed by dot.
+fn collide_sorted<A: Actor, E: DotEntry<A>, C1: DotView<A>, C2: DotView<A>>(
+    s: &[E],
+    mine: &C1,
+    t: &[E],
+    theirs: &C2,
+    keys_only: bool,
+    sus: &mut Suspects<A>,
+) {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (s.get(i), t.get(j)) {
+            (Some(a), Some(b)) if a.dot() == b.dot() => {
+                if sus.clash.is_none() && !a.same(b) {
+                    sus.clash = Some(a.dot().clone());
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a.dot() < b.dot() => {
+                if !keys_only && theirs.has(a.dot()) {
+                    sus.mine.push(a.dot().clone());
+                }
+                i += 1;
+            }
+            (Some(a), None) => {
+                if !keys_only && theirs.has(a.dot()) {
+                    sus.mine.push(a.dot().clone());
+                }
+                i += 1;
+            }
+            (_, Some(b)) => {
+                if mine.has(b.dot()) {
+                    sus.theirs.push(b.dot().clone());
+                }
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
 
 /// A dot store usable inside [`Causal`](crate::Causal) values and as [`OrMap`](crate::OrMap)
 /// values: [`DotSet`], [`DotFun`] or [`DotMap`] of those.
@@ -167,7 +350,10 @@ impl<A: Actor> DotSeen<A> {
 
     /// `Err(DuplicateDot)` when some dot was added twice.
     pub(crate) fn finish(self) -> Result<(), ValidationError> {
-        for (_, counters) in self.buckets {
+        for (actor, counters) in self.buckets {
+            let dup = |c: u64| ValidationError::DuplicateDot {
+                dot: dot_name(&Dot::new(actor.clone(), c)),
+            };
             let max = counters.iter().copied().max().unwrap_or(0);
             // Dense when the bitmap costs at most 32 bytes per dot (plus 512 bytes).
             let words = usize::try_from(max / 64 + 1)
@@ -179,7 +365,7 @@ impl<A: Actor> DotSeen<A> {
                     let (w, b) = ((c / 64) as usize, c % 64);
                     if let Some(word) = bits.get_mut(w) {
                         if *word & (1 << b) != 0 {
-                            return Err(ValidationError::DuplicateDot);
+                            return Err(dup(c));
                         }
                         *word |= 1 << b;
                     }
@@ -188,7 +374,7 @@ impl<A: Actor> DotSeen<A> {
                 let mut set = HashSet::with_capacity(counters.len());
                 for c in counters {
                     if !set.insert(c) {
-                        return Err(ValidationError::DuplicateDot);
+                        return Err(dup(c));
                     }
                 }
             }
@@ -203,10 +389,12 @@ fn check_dot<A: Actor>(
     seen: &mut DotSeen<A>,
 ) -> Result<(), ValidationError> {
     if d.counter == 0 {
-        return Err(ValidationError::ZeroCounter);
+        return Err(ValidationError::ZeroCounter {
+            actor: name(&d.actor),
+        });
     }
     if !ctx.has(d) {
-        return Err(ValidationError::DotNotInContext);
+        return Err(ValidationError::DotNotInContext { dot: dot_name(d) });
     }
     seen.add(d);
     Ok(())
@@ -444,6 +632,24 @@ impl<A: Actor> Store<A> for DotSet<A> {
         )
     }
 
+    fn collide<C1: DotView<A>, C2: DotView<A>>(
+        &self,
+        mine: &C1,
+        other: &Self,
+        theirs: &C2,
+        keys_only: bool,
+        sus: &mut Suspects<A>,
+    ) {
+        let (s, t) = (self.as_slice(), other.as_slice());
+        if s != t {
+            collide_sorted(s, mine, t, theirs, keys_only, sus);
+        }
+    }
+
+    fn locate(&self, dot: &Dot<A>, _path: &mut String) -> bool {
+        self.as_slice().binary_search(dot).is_ok()
+    }
+
     fn check(
         &self,
         ctx: &dyn DotView<A>,
@@ -451,9 +657,13 @@ impl<A: Actor> Store<A> for DotSet<A> {
         _allow_bottom: bool,
     ) -> Result<(), ValidationError> {
         if let Dots::Many(v) = &self.dots
-            && (v.len() == 1 || v.windows(2).any(|w| w[0] >= w[1]))
+            && let Some(d) = if v.len() == 1 {
+                v.first()
+            } else {
+                v.windows(2).find(|w| w[0] >= w[1]).map(|w| &w[1])
+            }
         {
-            return Err(ValidationError::DuplicateDot);
+            return Err(ValidationError::DuplicateDot { dot: dot_name(d) });
         }
         for d in self.as_slice() {
             check_dot(d, ctx, seen)?;
@@ -651,14 +861,42 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
         }
     }
 
+    fn collide<C1: DotView<A>, C2: DotView<A>>(
+        &self,
+        mine: &C1,
+        other: &Self,
+        theirs: &C2,
+        keys_only: bool,
+        sus: &mut Suspects<A>,
+    ) {
+        if self.entries != other.entries {
+            collide_sorted(&self.entries, mine, &other.entries, theirs, keys_only, sus);
+        }
+    }
+
+    fn locate(&self, dot: &Dot<A>, path: &mut String) -> bool {
+        let Ok(i) = self.entries.binary_search_by(|(d, _)| d.cmp(dot)) else {
+            return false;
+        };
+        if let Some((_, v)) = self.entries.get(i) {
+            if !path.is_empty() {
+                path.push_str(" = ");
+            }
+            path.push_str(&name(v));
+        }
+        true
+    }
+
     fn check(
         &self,
         ctx: &dyn DotView<A>,
         seen: &mut DotSeen<A>,
         _allow_bottom: bool,
     ) -> Result<(), ValidationError> {
-        if self.entries.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return Err(ValidationError::DuplicateDot);
+        if let Some(w) = self.entries.windows(2).find(|w| w[0].0 >= w[1].0) {
+            return Err(ValidationError::DuplicateDot {
+                dot: dot_name(&w[1].0),
+            });
         }
         for (d, _) in &self.entries {
             check_dot(d, ctx, seen)?;
@@ -1071,15 +1309,62 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         }
     }
 
+    fn collide<C1: DotView<A>, C2: DotView<A>>(
+        &self,
+        mine: &C1,
+        other: &Self,
+        theirs: &C2,
+        keys_only: bool,
+        sus: &mut Suspects<A>,
+    ) {
+        if keys_only {
+            for (k, ov) in other.map.iter() {
+                match self.map.get(k) {
+                    Some(v) => v.collide(mine, ov, theirs, true, sus),
+                    None => seen_dots(ov, mine, &mut sus.theirs),
+                }
+            }
+            return;
+        }
+        let mut it = other.map.iter().peekable();
+        for (k, v) in self.map.iter() {
+            while let Some((_, ov)) = it.next_if(|(ok, _)| *ok < k) {
+                seen_dots(ov, mine, &mut sus.theirs);
+            }
+            match it.next_if(|(ok, _)| *ok == k) {
+                Some((_, ov)) => v.collide(mine, ov, theirs, false, sus),
+                None => seen_dots(v, theirs, &mut sus.mine),
+            }
+        }
+        for (_, ov) in it {
+            seen_dots(ov, mine, &mut sus.theirs);
+        }
+    }
+
+    fn locate(&self, dot: &Dot<A>, path: &mut String) -> bool {
+        let len = path.len();
+        for (k, v) in self.map.iter() {
+            if !path.is_empty() {
+                path.push_str(" / ");
+            }
+            path.push_str(&name(k));
+            if v.locate(dot, path) {
+                return true;
+            }
+            path.truncate(len);
+        }
+        false
+    }
+
     fn check(
         &self,
         ctx: &dyn DotView<A>,
         seen: &mut DotSeen<A>,
         allow_bottom: bool,
     ) -> Result<(), ValidationError> {
-        for v in self.map.values() {
+        for (k, v) in self.map.iter() {
             if !allow_bottom && v.is_bottom() {
-                return Err(ValidationError::EmptyEntry);
+                return Err(ValidationError::EmptyEntry { key: name(k) });
             }
             v.check(ctx, seen, allow_bottom)?;
         }

@@ -10,7 +10,7 @@ use crate::codec::{
     read_header, tag, write_header,
 };
 use crate::dotstore::Key;
-use crate::error::ValidationError;
+use crate::error::{ValidationError, name};
 use crate::traits::{Crdt, impl_full_state_delta};
 
 /// A grow-only set: union is the join.
@@ -357,7 +357,7 @@ impl<T: Ord + Clone + std::fmt::Debug> Crdt for TwoPSet<T> {
         for x in &self.live {
             while r.next_if(|y| *y < x).is_some() {}
             if r.peek().is_some_and(|y| *y == x) {
-                return Err(ValidationError::LiveAndRemoved);
+                return Err(ValidationError::LiveAndRemoved { element: name(x) });
             }
         }
         Ok(())

@@ -84,13 +84,20 @@
 //!   order and any number of times give the same state; [`laws`] checks this for any type,
 //!   including yours, and runs a seeded lossy-network simulation against a sequential model.
 //! * Each actor id is used by one replica at a time, and a replica never forgets its own
-//!   events (otherwise dots repeat: that is the one mistake the validation cannot always see
-//!   across replicas).
+//!   events. When two replicas do share an actor id (a cloned VM or container, a restored
+//!   backup) and issue one dot for two different entries, `try_join` and `try_join_delta`
+//!   catch it whenever both sides still hold that dot, as the `crdts` crate's
+//!   `validate_merge` does: [`ValidationError::DotCollision`] names the dot and both entries.
+//!   What no replica can see is a reused dot whose first entry was removed already (the
+//!   context alone remembers it, without its element), or one hidden in the `keep` list of a
+//!   `delta_since` answer (sent without its element).
 //! * `try_join`, `try_join_delta` and the decoders check every invariant (dot outside its
-//!   context, dot used twice, empty entry, uncompacted context, zero or retired counter entry,
-//!   a `delta_since` answer computed against a summary this replica does not have, a reference
-//!   to an actor this replica retired) in linear time, and on error leave the replica untouched. Decoders never panic and never allocate
-//!   from an unchecked length.
+//!   context, dot used twice, a dot naming different entries on the two sides, empty entry,
+//!   uncompacted context, zero or retired counter entry, a `delta_since` answer computed
+//!   against a summary this replica does not have, a reference to an actor this replica
+//!   retired) in time linear in the two values, and on error leave the replica untouched; the
+//!   error names the dot, elements, keys or actor at fault. Decoders never panic and never
+//!   allocate from an unchecked length.
 //! * Mutation deltas name the keys they touch; a hand-built delta whose context covers dots of
 //!   keys it does not name is applied to the named keys only. Deltas from peers running this
 //!   crate always satisfy this.

@@ -51,10 +51,9 @@ fn deliver<C: Simulation<u8>>(reps: &mut [Rep<C>], msg: Msg<C>, retired: bool) -
         }
         Err(e) => {
             assert!(retired, "rejected before any retirement: {e}");
-            assert_eq!(
-                e,
-                ValidationError::RetiredActor,
-                "only late messages are rejected"
+            assert!(
+                matches!(e, ValidationError::RetiredActor { .. }),
+                "only late messages are rejected: {e}"
             );
             assert_eq!(r.state, before, "a rejected message changes nothing");
             false
@@ -284,8 +283,14 @@ fn late_delta_from_the_retired_actor_is_rejected_and_changes_nothing() {
     let d2 = gone.add(9, "y").unwrap();
     a.retire(&9, 1).unwrap();
     let before = a.clone();
-    assert_eq!(a.try_join_delta(&d2), Err(ValidationError::RetiredActor));
-    assert_eq!(a.try_join(&gone), Err(ValidationError::RetiredActor));
+    assert_eq!(
+        a.try_join_delta(&d2),
+        Err(ValidationError::RetiredActor { actor: "9".into() })
+    );
+    assert_eq!(
+        a.try_join(&gone),
+        Err(ValidationError::RetiredActor { actor: "9".into() })
+    );
     assert_eq!(a, before);
     assert!(a.contains(&"x") && !a.contains(&"y"));
 }
@@ -301,7 +306,10 @@ fn a_remove_that_observed_the_old_dot_removes_the_renamed_one() {
     a.retire(&9, 1).unwrap();
     // b still references actor 9 and has not seen the retirement: a rejects b's state...
     let mut ab = a.clone();
-    assert_eq!(ab.try_join(&b), Err(ValidationError::RetiredActor));
+    assert_eq!(
+        ab.try_join(&b),
+        Err(ValidationError::RetiredActor { actor: "9".into() })
+    );
     // ...until b learns the retirement from a (and then a accepts b's renamed state).
     let mut ba = b.clone();
     ba.try_join(&a).unwrap();
@@ -377,7 +385,10 @@ fn conflicting_retirements_are_rejected() {
     a.retire(&9, 1).unwrap();
     b.add(2, 3).unwrap();
     b.retire(&9, 2).unwrap(); // a second coordinator: a precondition violation
-    assert_eq!(a.try_join(&b), Err(ValidationError::ConflictingRetirement));
+    assert_eq!(
+        a.try_join(&b),
+        Err(ValidationError::ConflictingRetirement { actor: "9".into() })
+    );
 }
 
 #[test]
@@ -404,7 +415,10 @@ fn a_stored_dot_of_a_retired_actor_is_invalid_and_does_not_decode() {
     assert!(ctx.validate().is_ok());
     // A store still holding the retired actor's dot under a context that retired it.
     let bad = Causal::new_unchecked(DotSet::single(Dot::new(9u8, 1)), ctx);
-    assert_eq!(bad.validate(), Err(ValidationError::RetiredActor));
+    assert_eq!(
+        bad.validate(),
+        Err(ValidationError::RetiredActor { actor: "9".into() })
+    );
     let bytes = encode_to_vec(&bad);
     assert!(quorate_clocks::decode_exact::<Causal<DotSet<u8>, u8>>(&bytes).is_err());
     // The valid retired flag round-trips and still reads as enabled.

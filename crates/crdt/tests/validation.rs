@@ -28,8 +28,8 @@ fn set_of(entries: &[(u32, &[(u8, u64)])], cc: CausalContext<u8>) -> OrSet<u32, 
 fn rejects(peer: &OrSet<u32, u8>, expected: ValidationError) {
     let mut local = replica();
     let before = local.clone();
-    assert_eq!(peer.validate(), Err(expected));
-    assert_eq!(local.try_join(peer), Err(expected));
+    assert_eq!(peer.validate(), Err(expected.clone()));
+    assert_eq!(local.try_join(peer), Err(expected.clone()));
     assert_eq!(local, before, "replica changed by a rejected join");
     let d = peer.to_delta();
     assert_eq!(local.try_join_delta(&d), Err(expected));
@@ -40,7 +40,7 @@ fn rejects(peer: &OrSet<u32, u8>, expected: ValidationError) {
 fn dot_used_for_two_elements_is_rejected() {
     rejects(
         &set_of(&[(1, &[(3, 1)]), (2, &[(3, 1)])], ctx(&[(3, 1)])),
-        ValidationError::DuplicateDot,
+        ValidationError::DuplicateDot { dot: "3:1".into() },
     );
 }
 
@@ -53,7 +53,9 @@ fn dot_reuse_is_found_with_sparse_counters_too() {
             &[(1, &[(3, big)]), (2, &[(4, 1)]), (5, &[(3, big)])],
             ctx(&[(3, big), (4, 1)]),
         ),
-        ValidationError::DuplicateDot,
+        ValidationError::DuplicateDot {
+            dot: format!("3:{big}"),
+        },
     );
     let ok = set_of(
         &[(1, &[(3, big)]), (2, &[(3, 7)])],
@@ -62,7 +64,7 @@ fn dot_reuse_is_found_with_sparse_counters_too() {
     assert!(ok.validate().is_ok());
     rejects(
         &set_of(&[(1, &[(3, 64)]), (2, &[(3, 64)])], ctx(&[(3, 64)])),
-        ValidationError::DuplicateDot,
+        ValidationError::DuplicateDot { dot: "3:64".into() },
     );
 }
 
@@ -70,7 +72,7 @@ fn dot_reuse_is_found_with_sparse_counters_too() {
 fn stored_dot_outside_its_context_is_rejected() {
     rejects(
         &set_of(&[(1, &[(3, 5)])], ctx(&[(3, 1)])),
-        ValidationError::DotNotInContext,
+        ValidationError::DotNotInContext { dot: "3:5".into() },
     );
 }
 
@@ -79,8 +81,9 @@ fn empty_entry_in_a_state_is_rejected() {
     let peer = set_of(&[(1, &[])], ctx(&[(3, 1)]));
     let mut local = replica();
     let before = local.clone();
-    assert_eq!(peer.validate(), Err(ValidationError::EmptyEntry));
-    assert_eq!(local.try_join(&peer), Err(ValidationError::EmptyEntry));
+    let empty = ValidationError::EmptyEntry { key: "1".into() };
+    assert_eq!(peer.validate(), Err(empty.clone()));
+    assert_eq!(local.try_join(&peer), Err(empty));
     assert_eq!(local, before);
     // In a delta an empty entry is a legitimate key hint (a removal); joining it keeps the
     // replica valid and prunes the key.
@@ -93,7 +96,7 @@ fn empty_entry_in_a_state_is_rejected() {
 fn zero_counter_dot_is_rejected() {
     rejects(
         &set_of(&[(1, &[(3, 0)])], ctx(&[(3, 1)])),
-        ValidationError::ZeroCounter,
+        ValidationError::ZeroCounter { actor: "3".into() },
     );
 }
 
@@ -114,7 +117,7 @@ fn delta_with_dot_outside_context_is_rejected() {
     let before = local.clone();
     assert_eq!(
         local.try_join_delta(&d),
-        Err(ValidationError::DotNotInContext)
+        Err(ValidationError::DotNotInContext { dot: "9:4".into() })
     );
     assert_eq!(local, before);
 }
@@ -139,7 +142,7 @@ fn delta_since_against_unseen_summary_is_rejected() {
     let mut a = OrSet::<u32, u8>::new();
     assert_eq!(
         a.try_join_delta(&answer),
-        Err(ValidationError::UnknownKeptDot)
+        Err(ValidationError::UnknownKeptDot { dot: "1:1".into() })
     );
     assert!(a.is_empty());
 }
@@ -183,15 +186,24 @@ fn two_phase_set_live_and_removed_is_rejected() {
 
 #[test]
 fn validation_errors_display_lowercase() {
+    let n = || "x".to_string();
     for e in [
-        ValidationError::DuplicateDot,
-        ValidationError::DotNotInContext,
-        ValidationError::ZeroCounter,
-        ValidationError::ContextNotCompact,
-        ValidationError::EmptyEntry,
-        ValidationError::LiveAndRemoved,
-        ValidationError::UnknownKeptDot,
-        ValidationError::RetiredActor,
+        ValidationError::DuplicateDot { dot: n() },
+        ValidationError::DotCollision {
+            dot: n(),
+            local: n(),
+            peer: n(),
+        },
+        ValidationError::DotNotInContext { dot: n() },
+        ValidationError::ZeroCounter { actor: n() },
+        ValidationError::ContextNotCompact { actor: n() },
+        ValidationError::EmptyEntry { key: n() },
+        ValidationError::DuplicateActor { actor: n() },
+        ValidationError::LiveAndRemoved { element: n() },
+        ValidationError::UnknownKeptDot { dot: n() },
+        ValidationError::RetiredActor { actor: n() },
+        ValidationError::InvalidRetirement { actor: n() },
+        ValidationError::ConflictingRetirement { actor: n() },
     ] {
         let s = e.to_string();
         assert!(s.chars().next().is_some_and(|c| c.is_lowercase()), "{s}");

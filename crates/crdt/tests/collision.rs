@@ -1,0 +1,185 @@
+//! A dot issued for two different entries (two replicas sharing an actor id: a cloned VM, a
+//! restored backup) is caught at join time, as the `crdts` crate's `Orswot::validate_merge`
+//! catches a dot naming two members: a typed error naming the dot and both entries, and the
+//! local replica unchanged.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use quorate_crdt::{
+    Crdt, DeltaCrdt, DotStore, EwFlag, MvReg, OrMap, OrSet, RwSet, ValidationError,
+};
+
+fn collision(dot: &str, local: &str, peer: &str) -> ValidationError {
+    ValidationError::DotCollision {
+        dot: dot.into(),
+        local: local.into(),
+        peer: peer.into(),
+    }
+}
+
+/// `local.try_join(peer)`, `try_join_owned` and `try_join_delta` of `delta` and of the full
+/// state all fail with `expected`, and leave `local` as it was.
+fn rejected<C: DeltaCrdt<u8>>(local: &C, peer: &C, delta: &C::Delta, expected: &ValidationError) {
+    let mut x = local.clone();
+    assert_eq!(x.try_join(peer).as_ref(), Err(expected));
+    assert_eq!(&x, local, "a rejected join changed the replica");
+    assert_eq!(x.try_join_owned(peer.clone()).as_ref(), Err(expected));
+    assert_eq!(&x, local);
+    assert_eq!(x.try_join_delta(delta).as_ref(), Err(expected));
+    assert_eq!(&x, local, "a rejected delta changed the replica");
+    assert_eq!(x.try_join_delta(&peer.to_delta()).as_ref(), Err(expected));
+    assert_eq!(&x, local);
+    // Each side alone is valid: only the pair is inconsistent.
+    assert!(local.validate().is_ok() && peer.validate().is_ok());
+}
+
+#[test]
+fn or_set_two_replicas_one_actor_two_elements() {
+    // Two replicas both believe they are actor 1, and both add under dot 1:1.
+    let mut a = OrSet::<&str, u8>::new();
+    let mut b = OrSet::<&str, u8>::new();
+    a.add(1, "x").unwrap();
+    let d = b.add(1, "y").unwrap();
+    rejected(&a, &b, &d, &collision("1:1", "\"x\"", "\"y\""));
+    rejected(&b, &a, &a.to_delta(), &collision("1:1", "\"y\"", "\"x\""));
+}
+
+#[test]
+fn collision_is_found_among_many_shared_dots() {
+    // A correct history shared by both, then the clone diverges.
+    let mut a = OrSet::<u32, u8>::new();
+    for i in 0..500 {
+        a.add(i as u8 % 3 + 1, i).unwrap();
+    }
+    let mut b = a.clone();
+    a.add(2, 10_000).unwrap();
+    let d = b.add(2, 20_000).unwrap();
+    let dot = format!("2:{}", a.context().version_vector().get(&2));
+    rejected(&a, &b, &d, &collision(&dot, "10000", "20000"));
+}
+
+#[test]
+fn the_same_element_under_the_same_dot_is_no_collision() {
+    // crdts' validate_merge accepts a dot both sides hold for the same member.
+    let mut a = OrSet::<&str, u8>::new();
+    let d = a.add(1, "x").unwrap();
+    let mut b = a.clone();
+    b.try_join(&a).unwrap();
+    b.try_join_delta(&d).unwrap();
+    assert_eq!(a, b);
+    // A re-delivered add of an element removed since is dropped, not a collision.
+    b.remove(&"x");
+    let before = b.clone();
+    b.try_join_delta(&d).unwrap();
+    assert_eq!(b, before);
+}
+
+#[test]
+fn rw_set_collision_names_both_elements() {
+    let mut a = RwSet::<u32, u8>::new();
+    let mut b = RwSet::<u32, u8>::new();
+    a.add(1, 7).unwrap();
+    let d = b.add(1, 8).unwrap();
+    rejected(&a, &b, &d, &collision("1:1", "7 = true", "8 = true"));
+    // Same element, same dot, but one is an add and the other a remove.
+    let mut c = RwSet::<u32, u8>::new();
+    let d = c.remove(1, 7).unwrap();
+    rejected(&a, &c, &d, &collision("1:1", "7 = true", "7 = false"));
+}
+
+#[test]
+fn mv_reg_same_dot_two_values() {
+    let mut a = MvReg::<&str, u8>::new();
+    let mut b = MvReg::<&str, u8>::new();
+    a.write(1, "x").unwrap();
+    let d = b.write(1, "y").unwrap();
+    rejected(&a, &b, &d, &collision("1:1", "\"x\"", "\"y\""));
+}
+
+#[test]
+fn or_map_keys_and_nested_elements() {
+    type M = OrMap<String, OrSet<u32, u8>, u8>;
+    let mut a = M::new();
+    let mut b = M::new();
+    a.update("k".into(), |s| s.add_delta(1, 5)).unwrap();
+    // Another key under the same dot.
+    let d = b.update("j".into(), |s| s.add_delta(1, 5)).unwrap();
+    rejected(&a, &b, &d, &collision("1:1", "\"k\" / 5", "\"j\" / 5"));
+    // The same key, another nested element under the same dot.
+    let mut c = M::new();
+    let d = c.update("k".into(), |s| s.add_delta(1, 6)).unwrap();
+    rejected(&a, &c, &d, &collision("1:1", "\"k\" / 5", "\"k\" / 6"));
+    // Registers nested in a map: the same key and dot, two values.
+    type R = OrMap<u8, MvReg<u8, u8>, u8>;
+    let mut x = R::new();
+    let mut y = R::new();
+    x.update(1, |r| r.write_delta(1, 10)).unwrap();
+    let d = y.update(1, |r| r.write_delta(1, 20)).unwrap();
+    rejected(&x, &y, &d, &collision("1:1", "1 = 10", "1 = 20"));
+}
+
+#[test]
+fn a_flag_cannot_collide() {
+    // An enable-wins flag has one entry: the same dot always means the same thing.
+    let mut a = EwFlag::<u8>::new();
+    let mut b = EwFlag::<u8>::new();
+    a.enable(1).unwrap();
+    b.enable(1).unwrap();
+    a.try_join(&b).unwrap();
+    assert!(a.is_enabled());
+}
+
+/// Builds a replica of actor 1 from a list of adds and removes of small elements.
+fn replica(ops: &[(bool, u8)]) -> OrSet<u8, u8> {
+    let mut s = OrSet::new();
+    for &(add, x) in ops {
+        if add {
+            s.add(1, x).unwrap();
+        } else {
+            s.remove(&x);
+        }
+    }
+    s
+}
+
+/// Where each dot is stored.
+fn dot_owner(s: &OrSet<u8, u8>) -> BTreeMap<u64, u8> {
+    s.iter()
+        .flat_map(|x| {
+            let dots = s.as_causal().store().get(x).map(DotStore::dots);
+            dots.into_iter().flatten().map(move |d| (d.counter, *x))
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Two replicas that share actor 1 and a common prefix of operations, then diverge: the
+    /// join is rejected exactly when some dot is stored on both sides for different elements,
+    /// and a rejected join changes nothing.
+    #[test]
+    fn rejected_exactly_when_a_shared_dot_names_two_elements(
+        prefix in proptest::collection::vec((any::<bool>(), 0u8..4), 0..8),
+        left in proptest::collection::vec((any::<bool>(), 0u8..4), 0..8),
+        right in proptest::collection::vec((any::<bool>(), 0u8..4), 0..8),
+    ) {
+        let mut l: Vec<_> = prefix.clone();
+        l.extend(left);
+        let mut r = prefix;
+        r.extend(right);
+        let (a, b) = (replica(&l), replica(&r));
+        let (oa, ob) = (dot_owner(&a), dot_owner(&b));
+        let clash = oa.iter().any(|(c, x)| ob.get(c).is_some_and(|y| y != x));
+        let mut j = a.clone();
+        let res = j.try_join(&b);
+        prop_assert_eq!(res.is_err(), clash, "{:?}", res);
+        if let Err(e) = res {
+            prop_assert!(matches!(e, ValidationError::DotCollision { .. }), "{}", e);
+            prop_assert_eq!(&j, &a);
+        }
+        let mut j = a.clone();
+        prop_assert_eq!(j.try_join_delta(&b.to_delta()).is_err(), clash);
+    }
+}
