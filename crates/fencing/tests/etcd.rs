@@ -105,7 +105,10 @@ fn killing_the_leader_never_lets_two_holders_overlap() {
                     let start = Instant::now();
                     let mut end = start;
                     let mut last_renew = Instant::now();
-                    while started.elapsed() < run_for {
+                    // Hold for a while, then hand over, so tenures alternate.
+                    while started.elapsed() < run_for
+                        && start.elapsed() < Duration::from_millis(400)
+                    {
                         let now = Instant::now();
                         let Some(left) = lease.remaining() else { break };
                         end = end.max(now + left);
@@ -151,7 +154,23 @@ fn killing_the_leader_never_lets_two_holders_overlap() {
         );
     }
     assert!(
-        tenures.iter().any(|t| t.start > killed),
-        "no grant after the leader was killed: {tenures:?}"
+        tenures.iter().any(|t| t.end > killed),
+        "no holder had a safe window after the leader was killed: {tenures:?}"
     );
+    // The surviving majority still grants, with a token above every earlier one.
+    let survivors = cluster.endpoints();
+    let leases = EtcdLease::connect_with_timeout(&survivors, "/kill-test/", Duration::from_secs(1))
+        .expect("connect to the survivors");
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let last = loop {
+        match leases.acquire("leader", "after-the-kill", Duration::from_secs(1)) {
+            Ok(g) => break g,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no grant after the kill: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    let highest = tenures.iter().map(|t| t.token).max().expect("tenures");
+    assert!(last.token > highest, "{} after {}", last.token, highest);
 }
