@@ -15,10 +15,25 @@ use crate::timestamp::{LOGICAL_MASK, Timestamp};
 /// counter cannot wrap unless 2^40 `fetch_add`s race past that flag.
 const FETCH_ADD_LIMIT: u64 = u64::MAX - (1 << 40);
 
-/// Keeps the hot atomic alone on its cache line (128 bytes covers adjacent-line prefetch).
+/// `jump_window` while the forward-jump monitor is off: above any distance between two
+/// real wall readings (which stay below 2^62 ns, the year 2116), so only backward jumps
+/// (which wrap around to the top of the range) reach the cold path.
+const JUMP_WINDOW_OFF: u64 = 1 << 63;
+
+/// Keeps the hot atomics alone on their cache line (128 bytes covers adjacent-line prefetch).
 #[derive(Debug)]
 #[repr(align(128))]
 struct CachePadded<T>(T);
+
+/// The words written on the hot path, on one cache line: the line is taken exclusively by
+/// the `fetch_add` anyway, so recording the wall reading beside it costs a plain store.
+#[derive(Debug)]
+struct Hot {
+    /// Raw value of the last issued or observed stamp; 0 before the first.
+    state: AtomicU64,
+    /// The last wall-clock reading (CockroachDB's `lastPhysicalTime`); 0 before the first.
+    last_wall: AtomicU64,
+}
 
 impl<T> core::ops::Deref for CachePadded<T> {
     type Target = T;
@@ -80,6 +95,9 @@ pub struct HlcConfig {
     /// 500 ms. Must be below 2^62 ns (about 146 years). Zero is a real limit (nothing ahead
     /// of the wall clock is accepted, as with uhlc's `delta` of 0), not CockroachDB's "0
     /// disables the check": to accept every offset use [`OffsetPolicy::AcceptAndCount`].
+    /// It also sets the clock-jump tolerances, as in CockroachDB: a wall reading more than
+    /// `max_offset / 10` below the previous one is a backward jump, one `max_offset / 2` or
+    /// more above it a forward jump (see [`HybridClock`]).
     pub max_offset: Duration,
     /// What to do with remote stamps beyond `max_offset`. Default: reject.
     pub offset_policy: OffsetPolicy,
@@ -115,6 +133,10 @@ pub enum HlcConfigError {
     /// The jump threshold is zero or 2^62 ns or more.
     #[error("jump threshold must be positive and below 2^62 ns")]
     InvalidJumpThreshold,
+    /// The forward-jump monitor needs `max_offset / 2` of at least 1 ns (CockroachDB would
+    /// treat every reading as a fatal jump).
+    #[error("forward-jump monitor needs a max offset of at least 2 ns")]
+    ForwardJumpToleranceZero,
 }
 
 /// Why `recv` or `observe` refused a remote timestamp. The clock is left untouched.
@@ -170,6 +192,17 @@ pub enum NowError {
     /// The next stamp would pass the persisted upper bound.
     #[error("persisted upper bound reached")]
     UpperBoundReached,
+    /// With the forward-jump monitor on ([`HybridClock::set_forward_jump_check`]), the wall
+    /// clock moved forward by `max_offset / 2` or more since the previous reading
+    /// (CockroachDB's check, which it treats as fatal). Reported once: the reading is
+    /// recorded, so the next call issues a stamp unless the clock jumps again.
+    #[error("wall clock jumped forward by {jump:?}, tolerated {tolerated:?}")]
+    ForwardClockJump {
+        /// How far the wall clock moved since the previous reading.
+        jump: Duration,
+        /// `max_offset / 2`.
+        tolerated: Duration,
+    },
 }
 
 /// Counters of unusual events seen by one [`HybridClock`].
@@ -188,12 +221,21 @@ pub struct HlcStats {
     pub offset_rejected: u64,
     /// Remote stamps beyond the limit that were accepted ([`OffsetPolicy::AcceptAndCount`]).
     pub offset_accepted: u64,
-    /// Forward wall-clock jumps detected (needs [`HybridClock::with_jump_detection`]).
-    pub forward_jumps: u64,
-    /// Backward wall-clock jumps detected (needs [`HybridClock::with_jump_detection`]).
+    /// Backward wall-clock jumps: readings more than `max_offset / 10` below the previous
+    /// reading (CockroachDB's monotonicity check, `monotonicityErrorsCount`). Always on.
     pub backward_jumps: u64,
-    /// Stamps `now` or `recv` issued above the persisted upper bound (extend the bound
-    /// earlier).
+    /// Forward wall-clock jumps: readings `max_offset / 2` or more above the previous reading,
+    /// counted while the forward-jump monitor is on
+    /// ([`HybridClock::set_forward_jump_check`]).
+    pub forward_jumps: u64,
+    /// Forward jumps found by comparing wall-clock progress with a monotonic clock (needs
+    /// [`HybridClock::with_jump_detection`]).
+    pub mono_forward_jumps: u64,
+    /// Backward jumps found by comparing wall-clock progress with a monotonic clock (needs
+    /// [`HybridClock::with_jump_detection`]).
+    pub mono_backward_jumps: u64,
+    /// Stamps issued above the persisted upper bound, or capped at it because the wall clock
+    /// had passed it (extend the bound earlier). CockroachDB treats both as fatal.
     pub bound_overruns: u64,
 }
 
@@ -202,8 +244,10 @@ struct Counters {
     carries: StdAtomicU64,
     offset_rejected: StdAtomicU64,
     offset_accepted: StdAtomicU64,
-    forward_jumps: StdAtomicU64,
     backward_jumps: StdAtomicU64,
+    forward_jumps: StdAtomicU64,
+    mono_forward_jumps: StdAtomicU64,
+    mono_backward_jumps: StdAtomicU64,
     bound_overruns: StdAtomicU64,
 }
 
@@ -269,11 +313,26 @@ impl core::fmt::Debug for JumpDetector {
 ///   stamps, which is far more than one atomic can issue in a tick. [`HybridClock::try_now`]
 ///   and, with [`OverflowPolicy::Error`], `recv`, return an error instead. Nothing ever wraps
 ///   or panics.
-/// - **Clock jumps**: with [`HybridClock::with_jump_detection`], every time the wall clock
-///   overtakes the state (at most once per tick under load) or falls behind it by more than the
-///   threshold, its progress is compared with a monotonic clock; disagreements larger than the
-///   threshold count as forward or backward jumps in [`HlcStats`]. Stamps stay monotonic
-///   through backward jumps either way (the state simply runs ahead until the wall catches up).
+/// - **Clock jumps** (CockroachDB's checks, `TestHLCMonotonicityCheck` and
+///   `TestHLCPhysicalClockJump`): every wall reading (by `now`, `try_now`, `recv`, `observe`
+///   when the remote stamp is ahead, or [`HybridClock::check_wall_clock`]) is compared with
+///   the previous reading. One more than `max_offset / 10` below it counts in
+///   [`HlcStats::backward_jumps`]; no monotonic clock is needed and the check is always on.
+///   The forward-jump monitor is opt-in ([`HybridClock::set_forward_jump_check`]): a reading
+///   `max_offset / 2` or more above the previous one counts in [`HlcStats::forward_jumps`]
+///   and makes [`HybridClock::try_now`] return [`NowError::ForwardClockJump`] (CockroachDB
+///   exits the process; here the caller decides). While it is on, call
+///   [`HybridClock::check_wall_clock`] at least every `max_offset / 4` when idle, as
+///   CockroachDB's monitor does. Stamps stay monotonic through backward jumps either way (the
+///   state simply runs ahead until the wall catches up). Under thread races a reading may be
+///   compared with a slightly later one another thread recorded; a suspected backward jump is
+///   confirmed with a second reading before it counts.
+/// - **Monotonic cross-check** (optional): with [`HybridClock::with_jump_detection`], every
+///   time the wall clock overtakes the state (at most once per tick under load) or falls
+///   behind it by more than the threshold, its progress is compared with a monotonic clock;
+///   disagreements larger than the threshold count in [`HlcStats::mono_forward_jumps`] and
+///   [`HlcStats::mono_backward_jumps`]. This also catches steps that happen while the clock
+///   is idle.
 /// - **Restart safety**: a restarted process has lost its state; if its wall clock was stepped
 ///   back meanwhile it could issue stamps below ones it issued before. Persist an upper bound
 ///   ([`HybridClock::upper_bound_for`], then [`HybridClock::extend_upper_bound`] once it is
@@ -296,15 +355,24 @@ impl core::fmt::Debug for JumpDetector {
 /// ```
 #[derive(Debug)]
 pub struct HybridClock<W = SystemClock> {
-    /// Raw value of the last issued or observed stamp; 0 before the first. Alone on its cache
-    /// line: it is the only field written on the hot path.
-    state: CachePadded<AtomicU64>,
+    /// The stamp state and the last wall reading, alone on their cache line: the only fields
+    /// written on the hot path.
+    hot: CachePadded<Hot>,
     /// Set once the state has reached [`FETCH_ADD_LIMIT`]; from then on `now` uses checked
     /// compare-and-swap instead of `fetch_add`. Read-mostly.
     saturated: AtomicBool,
     /// Raw upper bound (see restart safety); `u64::MAX` when none.
     bound: AtomicU64,
     max_offset: u64,
+    /// `max_offset / 10`: a reading further below the previous one is a backward jump.
+    backward_tolerance: u64,
+    /// `max_offset / 2`: a reading this far or further above the previous one is a forward
+    /// jump while the monitor is on.
+    forward_tolerance: u64,
+    /// `backward_tolerance + forward_tolerance` while the forward-jump monitor is on,
+    /// [`JUMP_WINDOW_OFF`] otherwise; read-mostly. `wall - last + backward_tolerance`
+    /// (wrapping) at or above it sends a reading to the cold jump check.
+    jump_window: AtomicU64,
     config: HlcConfig,
     wall: W,
     counters: Counters,
@@ -342,11 +410,18 @@ impl<W: WallClock> HybridClock<W> {
     }
 
     fn build(wall: W, config: HlcConfig) -> Self {
+        let max_offset = u64::try_from(config.max_offset.as_nanos()).unwrap_or(u64::MAX);
         Self {
-            state: CachePadded(AtomicU64::new(0)),
+            hot: CachePadded(Hot {
+                state: AtomicU64::new(0),
+                last_wall: AtomicU64::new(0),
+            }),
             saturated: AtomicBool::new(false),
             bound: AtomicU64::new(u64::MAX),
-            max_offset: u64::try_from(config.max_offset.as_nanos()).unwrap_or(u64::MAX),
+            max_offset,
+            backward_tolerance: max_offset / 10,
+            forward_tolerance: max_offset / 2,
+            jump_window: AtomicU64::new(JUMP_WINDOW_OFF),
             config,
             wall,
             counters: Counters::default(),
@@ -355,7 +430,9 @@ impl<W: WallClock> HybridClock<W> {
     }
 
     /// Enables clock-jump detection against the monotonic clock `mono`: wall-clock progress
-    /// that differs from monotonic progress by more than `threshold` counts as a jump.
+    /// that differs from monotonic progress by more than `threshold` counts as a jump, in
+    /// [`HlcStats::mono_forward_jumps`] / [`HlcStats::mono_backward_jumps`] (independently of
+    /// CockroachDB's reading-to-reading checks, which are always on).
     ///
     /// ```
     /// use std::time::Duration;
@@ -366,7 +443,7 @@ impl<W: WallClock> HybridClock<W> {
     /// clock.now();
     /// machine.set((1 << 40) + 10_000_000_000); // someone steps the wall clock 10 s ahead
     /// clock.now();
-    /// assert_eq!(clock.stats().forward_jumps, 1);
+    /// assert_eq!(clock.stats().mono_forward_jumps, 1);
     /// # Ok::<(), quorate_clocks::HlcConfigError>(())
     /// ```
     ///
@@ -415,7 +492,9 @@ impl<W: WallClock> HybridClock<W> {
     ///
     /// Lock-free: one wall-clock read plus one `fetch_add`, and on the first stamp of a new
     /// tick one compare-and-swap. On counter overflow it carries into the physical part and counts it in
-    /// [`HlcStats::carries`]; use [`try_now`](Self::try_now) to get an error instead.
+    /// [`HlcStats::carries`]; use [`try_now`](Self::try_now) to get an error instead. Every
+    /// reading goes through the clock-jump checks (see the type docs); jumps are counted,
+    /// never fatal here.
     ///
     /// ```
     /// use quorate_clocks::{HybridClock, ManualClock};
@@ -433,7 +512,7 @@ impl<W: WallClock> HybridClock<W> {
             // Speculate that the wall clock is still within the state's tick (true for all but
             // one stamp per 65.5 µs under load): one `fetch_add` takes the next counter value
             // and the cache line is acquired once, not read and then written.
-            let prev = self.state.fetch_add(1, Ordering::AcqRel);
+            let prev = self.hot.state.fetch_add(1, Ordering::AcqRel);
             if prev >= FETCH_ADD_LIMIT {
                 self.saturate();
             }
@@ -444,12 +523,12 @@ impl<W: WallClock> HybridClock<W> {
             // The wall clock has moved past the state: install the new tick, unless another
             // thread moved the state meanwhile (then `next` is simply skipped).
             if self
+                .hot
                 .state
                 .compare_exchange(next, pt, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                self.check_jump(wall);
-                return Timestamp::from_u64(pt);
+                return self.installed(pt, wall, bound);
             }
         }
         self.now_slow(wall, pt, bound)
@@ -458,16 +537,28 @@ impl<W: WallClock> HybridClock<W> {
     /// Bookkeeping for a stamp taken from the counter.
     #[inline]
     fn issued(&self, next: u64, pt: u64, wall: u64, bound: u64) -> Timestamp {
+        let _ = self.note_wall(wall);
         if next & LOGICAL_MASK == 0 {
             bump(&self.counters.carries);
         }
-        if next > bound {
+        if next.max(wall) > bound {
             bump(&self.counters.bound_overruns);
         }
         if next - pt > self.backward_threshold() {
             self.check_jump(wall);
         }
         Timestamp::from_u64(next)
+    }
+
+    /// Bookkeeping for a stamp that installed the wall clock's tick.
+    #[inline]
+    fn installed(&self, pt: u64, wall: u64, bound: u64) -> Timestamp {
+        let _ = self.note_wall(wall);
+        if wall > bound {
+            bump(&self.counters.bound_overruns);
+        }
+        self.check_jump(wall);
+        Timestamp::from_u64(pt)
     }
 
     #[cold]
@@ -478,7 +569,7 @@ impl<W: WallClock> HybridClock<W> {
     /// The compare-and-swap loop: after a lost race in `now`, or near the end of the range.
     #[cold]
     fn now_slow(&self, wall: u64, pt: u64, bound: u64) -> Timestamp {
-        let mut cur = self.state.load(Ordering::Acquire);
+        let mut cur = self.hot.state.load(Ordering::Acquire);
         loop {
             let next = if pt > cur {
                 pt
@@ -486,14 +577,13 @@ impl<W: WallClock> HybridClock<W> {
                 // Saturates at `u64::MAX` (year 2554; unreachable while the limit holds).
                 cur.saturating_add(1)
             };
-            match self
-                .state
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if next == pt => {
-                    self.check_jump(wall);
-                    return Timestamp::from_u64(pt);
-                }
+            match self.hot.state.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if next == pt => return self.installed(pt, wall, bound),
                 Ok(_) => {
                     if next >= FETCH_ADD_LIMIT {
                         self.saturate();
@@ -505,8 +595,75 @@ impl<W: WallClock> HybridClock<W> {
         }
     }
 
+    /// Records the wall reading `wall` and runs CockroachDB's jump checks against the
+    /// previous reading; `Err(jump)` for a forward jump while the monitor is on.
+    ///
+    /// Hot path: one load and (when the reading changed) one plain store on the cache line the
+    /// caller's atomic operation already owns, one load of a read-mostly word, one compare.
+    #[inline]
+    fn note_wall(&self, wall: u64) -> Result<(), u64> {
+        let last = self.hot.last_wall.load(Ordering::Relaxed);
+        if last != wall {
+            self.hot.last_wall.store(wall, Ordering::Relaxed);
+        }
+        // One compare for both checks: more than `backward_tolerance` below `last` wraps to
+        // the top of the range, `forward_tolerance` or more above it reaches the window.
+        if wall
+            .wrapping_sub(last)
+            .wrapping_add(self.backward_tolerance)
+            >= self.jump_window.load(Ordering::Relaxed)
+        {
+            return self.wall_jump(wall, last);
+        }
+        Ok(())
+    }
+
+    /// The exact checks, off the hot path.
+    #[cold]
+    fn wall_jump(&self, wall: u64, last: u64) -> Result<(), u64> {
+        if last == 0 {
+            // The first reading has nothing to compare with.
+            return Ok(());
+        }
+        if last > wall {
+            if last - wall > self.backward_tolerance {
+                // `last` may be a later reading another thread recorded while this one was
+                // delayed between reading its clock and getting here: read again. A genuine
+                // backward step is still there; a stale reading is not, and the later one is
+                // put back.
+                let again = self.wall.now_unix_nanos();
+                if last.saturating_sub(again) > self.backward_tolerance {
+                    bump(&self.counters.backward_jumps);
+                } else {
+                    self.hot.last_wall.fetch_max(again, Ordering::Relaxed);
+                }
+            }
+            return Ok(());
+        }
+        let jump = wall - last;
+        if self.jump_window.load(Ordering::Relaxed) != JUMP_WINDOW_OFF
+            && jump >= self.forward_tolerance
+        {
+            bump(&self.counters.forward_jumps);
+            return Err(jump);
+        }
+        Ok(())
+    }
+
+    fn forward_jump_error(&self, jump: u64) -> NowError {
+        NowError::ForwardClockJump {
+            jump: Duration::from_nanos(jump),
+            tolerated: Duration::from_nanos(self.forward_tolerance),
+        }
+    }
+
     /// Like [`now`](Self::now), but returns an error instead of carrying into the physical
-    /// part or passing the persisted upper bound.
+    /// part or passing the persisted upper bound, and, with the forward-jump monitor on,
+    /// instead of issuing a stamp after a forward jump of the wall clock.
+    ///
+    /// It runs the same clock-jump checks as `now` (a backward jump counts the same way
+    /// whichever of the two reads the clock), and a stamp capped at the persisted upper bound
+    /// because the wall clock passed it counts in [`HlcStats::bound_overruns`] as in `now`.
     ///
     /// ```
     /// use quorate_clocks::{HybridClock, ManualClock};
@@ -518,12 +675,17 @@ impl<W: WallClock> HybridClock<W> {
     /// # Errors
     ///
     /// [`NowError::CounterOverflow`] when the counter of the current tick is full;
-    /// [`NowError::UpperBoundReached`] when the next stamp would pass the upper bound.
+    /// [`NowError::UpperBoundReached`] when the next stamp would pass the upper bound;
+    /// [`NowError::ForwardClockJump`] when the monitor is on and the wall clock moved forward
+    /// by `max_offset / 2` or more since the previous reading. The stamp state is unchanged in
+    /// every error case (the wall reading is recorded, so a jump is reported once).
     pub fn try_now(&self) -> Result<Timestamp, NowError> {
         let wall = self.wall.now_unix_nanos();
+        self.note_wall(wall)
+            .map_err(|jump| self.forward_jump_error(jump))?;
         let bound = self.bound.load(Ordering::Relaxed);
         let pt = wall.min(bound).min(FETCH_ADD_LIMIT) & !LOGICAL_MASK;
-        let mut cur = self.state.load(Ordering::Acquire);
+        let mut cur = self.hot.state.load(Ordering::Acquire);
         loop {
             let next = if pt > cur {
                 pt
@@ -537,12 +699,18 @@ impl<W: WallClock> HybridClock<W> {
             if next > bound {
                 return Err(NowError::UpperBoundReached);
             }
-            match self
-                .state
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.hot.state.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => {
-                    if next == pt {
+                    if wall > bound {
+                        bump(&self.counters.bound_overruns);
+                    }
+                    // The same monotonic-clock checks as `now`.
+                    if next == pt || next - pt > self.backward_threshold() {
                         self.check_jump(wall);
                     }
                     return Ok(Timestamp::from_u64(next));
@@ -550,6 +718,90 @@ impl<W: WallClock> HybridClock<W> {
                 Err(actual) => cur = actual,
             }
         }
+    }
+
+    /// Reads the wall clock and runs the clock-jump checks without issuing a stamp
+    /// (CockroachDB's monitor tick). With the forward-jump monitor on, call it at least every
+    /// `max_offset / 4` while the clock issues no stamps (CockroachDB's refresh interval), or
+    /// an idle gap looks like a forward jump. Returns the reading.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use quorate_clocks::{HybridClock, ManualClock};
+    /// let wall = ManualClock::new(1 << 40);
+    /// let clock = HybridClock::new(wall.clone()); // max offset 500 ms
+    /// clock.set_forward_jump_check(true)?;
+    /// for _ in 0..10 {
+    ///     wall.advance(Duration::from_millis(100)); // idle, but ticking every 100 ms
+    ///     clock.check_wall_clock()?;
+    /// }
+    /// assert!(clock.try_now().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`NowError::ForwardClockJump`] as [`try_now`](Self::try_now).
+    pub fn check_wall_clock(&self) -> Result<u64, NowError> {
+        let wall = self.wall.now_unix_nanos();
+        self.note_wall(wall)
+            .map_err(|jump| self.forward_jump_error(jump))?;
+        Ok(wall)
+    }
+
+    /// Turns CockroachDB's forward-jump monitor on or off (off by default; backward jumps are
+    /// always counted). While it is on, a wall reading `max_offset / 2` or more above the
+    /// previous one counts in [`HlcStats::forward_jumps`] and makes
+    /// [`try_now`](Self::try_now) and [`check_wall_clock`](Self::check_wall_clock) return
+    /// [`NowError::ForwardClockJump`]; [`now`](Self::now), [`recv`](Self::recv) and
+    /// [`observe`](Self::observe) only count it. Turning it on reads the clock first, so the
+    /// time since the last reading does not count as a jump.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use quorate_clocks::{HybridClock, ManualClock, NowError};
+    /// let wall = ManualClock::new(1 << 40);
+    /// let clock = HybridClock::new(wall.clone()); // max offset 500 ms
+    /// clock.set_forward_jump_check(true)?;
+    /// wall.advance(Duration::from_millis(250)); // max_offset / 2: intolerable
+    /// assert!(matches!(clock.try_now(), Err(NowError::ForwardClockJump { .. })));
+    /// assert_eq!(clock.stats().forward_jumps, 1);
+    /// assert!(clock.try_now().is_ok()); // reported once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`HlcConfigError::ForwardJumpToleranceZero`] when turning it on with a `max_offset`
+    /// below 2 ns (CockroachDB would report every reading as a jump).
+    pub fn set_forward_jump_check(&self, enabled: bool) -> Result<(), HlcConfigError> {
+        if !enabled {
+            self.jump_window.store(JUMP_WINDOW_OFF, Ordering::Relaxed);
+            return Ok(());
+        }
+        if self.forward_tolerance == 0 {
+            return Err(HlcConfigError::ForwardJumpToleranceZero);
+        }
+        let was_on = self.jump_window.load(Ordering::Relaxed) != JUMP_WINDOW_OFF;
+        if !was_on {
+            // Record a reading before enforcing (the monitor is still off: it cannot fail).
+            let _ = self.note_wall(self.wall.now_unix_nanos());
+        }
+        self.jump_window.store(
+            self.forward_tolerance + self.backward_tolerance,
+            Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
+    /// Whether the forward-jump monitor is on.
+    ///
+    /// ```
+    /// let clock = quorate_clocks::HybridClock::new(quorate_clocks::SystemClock);
+    /// assert!(!clock.forward_jump_check());
+    /// ```
+    pub fn forward_jump_check(&self) -> bool {
+        self.jump_window.load(Ordering::Relaxed) != JUMP_WINDOW_OFF
     }
 
     /// Receives a remote timestamp and issues the stamp of the receive event (the paper's
@@ -573,11 +825,13 @@ impl<W: WallClock> HybridClock<W> {
     /// persisted upper bound. In every error case the clock is unchanged.
     pub fn recv(&self, remote: Timestamp) -> Result<Timestamp, RecvError> {
         let wall = self.wall.now_unix_nanos();
+        // Jumps are counted, not fatal, on receive.
+        let _ = self.note_wall(wall);
         self.check_remote(remote, wall)?;
         let bound = self.bound.load(Ordering::Relaxed);
         let pt = wall.min(bound).min(FETCH_ADD_LIMIT) & !LOGICAL_MASK;
         let r = remote.as_u64();
-        let mut cur = self.state.load(Ordering::Acquire);
+        let mut cur = self.hot.state.load(Ordering::Acquire);
         loop {
             let base = cur.max(r);
             let next = if pt > base {
@@ -589,15 +843,17 @@ impl<W: WallClock> HybridClock<W> {
             } else {
                 base.saturating_add(1)
             };
-            match self
-                .state
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.hot.state.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => {
                     if next & LOGICAL_MASK == 0 && next != pt {
                         bump(&self.counters.carries);
                     }
-                    if next > bound {
+                    if next.max(wall) > bound {
                         bump(&self.counters.bound_overruns);
                     }
                     if next == pt || cur.wrapping_sub(pt) > self.backward_threshold() {
@@ -636,7 +892,7 @@ impl<W: WallClock> HybridClock<W> {
     /// unchanged on error.
     #[inline]
     pub fn observe(&self, remote: Timestamp) -> Result<(), RecvError> {
-        if remote.as_u64() <= self.state.load(Ordering::Acquire) {
+        if remote.as_u64() <= self.hot.state.load(Ordering::Acquire) {
             return Ok(());
         }
         self.observe_slow(remote)
@@ -645,8 +901,9 @@ impl<W: WallClock> HybridClock<W> {
     #[cold]
     fn observe_slow(&self, remote: Timestamp) -> Result<(), RecvError> {
         let wall = self.wall.now_unix_nanos();
+        let _ = self.note_wall(wall);
         self.check_remote(remote, wall)?;
-        self.state.fetch_max(remote.as_u64(), Ordering::AcqRel);
+        self.hot.state.fetch_max(remote.as_u64(), Ordering::AcqRel);
         Ok(())
     }
 
@@ -703,9 +960,9 @@ impl<W: WallClock> HybridClock<W> {
             let dm = i128::from(mono) - i128::from(m0);
             let t = i128::from(det.threshold);
             if dw - dm > t {
-                bump(&self.counters.forward_jumps);
+                bump(&self.counters.mono_forward_jumps);
             } else if dm - dw > t {
-                bump(&self.counters.backward_jumps);
+                bump(&self.counters.mono_backward_jumps);
             }
         }
         *last = Some((wall, mono));
@@ -721,7 +978,7 @@ impl<W: WallClock> HybridClock<W> {
     /// assert_eq!(clock.last(), Some(t));
     /// ```
     pub fn last(&self) -> Option<Timestamp> {
-        Timestamp::try_from_u64(self.state.load(Ordering::Acquire))
+        Timestamp::try_from_u64(self.hot.state.load(Ordering::Acquire))
     }
 
     /// Counters of carries, offset violations, clock jumps and bound overruns.
@@ -742,8 +999,10 @@ impl<W: WallClock> HybridClock<W> {
             carries: get(&c.carries),
             offset_rejected: get(&c.offset_rejected),
             offset_accepted: get(&c.offset_accepted),
-            forward_jumps: get(&c.forward_jumps),
             backward_jumps: get(&c.backward_jumps),
+            forward_jumps: get(&c.forward_jumps),
+            mono_forward_jumps: get(&c.mono_forward_jumps),
+            mono_backward_jumps: get(&c.mono_backward_jumps),
             bound_overruns: get(&c.bound_overruns),
         }
     }
@@ -763,7 +1022,8 @@ impl<W: WallClock> HybridClock<W> {
     /// assert!(clock.now() > persisted);
     /// ```
     pub fn restore(&self, persisted: Timestamp) {
-        self.state
+        self.hot
+            .state
             .fetch_max(persisted.as_u64().min(FETCH_ADD_LIMIT), Ordering::AcqRel);
     }
 
@@ -786,7 +1046,7 @@ impl<W: WallClock> HybridClock<W> {
     /// ```
     pub fn upper_bound_for(&self, window: Duration) -> Timestamp {
         let wall = self.wall.now_unix_nanos();
-        let cur = self.state.load(Ordering::Acquire);
+        let cur = self.hot.state.load(Ordering::Acquire);
         let w = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
         let base = cur.max(wall).saturating_add(w);
         Timestamp::from_u64(base | LOGICAL_MASK)
