@@ -152,7 +152,7 @@ fn peer_text(e: &Evaluated) -> String {
 }
 
 fn operation_text(e: &Evaluated) -> String {
-    if e.param.is_empty() || e.row.params.len() < 2 {
+    if e.param.is_empty() || e.row.params.len() < 2 || e.quorate.is_none() {
         e.row.operation.clone()
     } else {
         format!("{} (worst: {})", e.row.operation, e.param)

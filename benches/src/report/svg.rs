@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 use super::headline::{Evaluated, Verdict};
 use super::markdown::crate_of;
 
-const WIDTH: f64 = 900.0;
-const LEFT: f64 = 330.0;
-const RIGHT: f64 = 70.0;
+/// Width of the plot area (the bars).
+const PLOT: f64 = 520.0;
+const RIGHT: f64 = 110.0;
+/// Approximate width of one character of the 12 px labels.
+const CHAR: f64 = 6.8;
 const TOP: f64 = 50.0;
 const ROW: f64 = 24.0;
 const BAR: f64 = 14.0;
@@ -49,20 +51,34 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
             }
         }
     }
+    let label_of = |e: &Evaluated| {
+        let mut label = format!("{}: {}", crate_of(&e.row.bench), e.row.operation);
+        if e.row.params.len() > 1 && !e.param.is_empty() && e.quorate.is_some() {
+            let _ = write!(label, " ({})", e.param);
+        }
+        label
+    };
+    let longest = rows
+        .iter()
+        .map(|e| label_of(e).chars().count())
+        .max()
+        .unwrap_or(0);
+    let left = (longest as f64 * CHAR + 20.0).max(200.0);
+    let width = (left + PLOT + RIGHT).max(880.0);
     let lo_exp = lo.log10().floor() as i32;
     let hi_exp = hi.log10().ceil() as i32;
     let hi_exp = if hi_exp <= lo_exp { lo_exp + 1 } else { hi_exp };
-    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_w = PLOT;
     let x = |v: f64| -> f64 {
         let t = (v.log10() - f64::from(lo_exp)) / f64::from(hi_exp - lo_exp);
-        LEFT + t.clamp(0.0, 1.0) * plot_w
+        left + t.clamp(0.0, 1.0) * plot_w
     };
     let height = TOP + ROW * rows.len() as f64 + 70.0;
     let bottom = TOP + ROW * rows.len() as f64;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height}" viewBox="0 0 {width:.0} {height}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(
         s,
@@ -72,7 +88,7 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
     let _ = writeln!(
         s,
         r#"<text x="{}" y="22" font-size="15" font-weight="bold" text-anchor="middle">{}</text>"#,
-        WIDTH / 2.0,
+        width / 2.0,
         escape(title)
     );
     // Grid: 1-2-5 per decade.
@@ -116,14 +132,11 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
     for (i, e) in rows.iter().enumerate() {
         let y = TOP + ROW * i as f64;
         let cy = y + ROW / 2.0;
-        let mut label = format!("{}: {}", crate_of(&e.row.bench), e.row.operation);
-        if e.row.params.len() > 1 && !e.param.is_empty() {
-            let _ = write!(label, " ({})", e.param);
-        }
+        let label = label_of(e);
         let _ = writeln!(
             s,
             r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT - 8.0,
+            left - 8.0,
             cy + 4.0,
             escape(&label)
         );
@@ -136,7 +149,7 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
             let _ = writeln!(
                 s,
                 r##"<text x="{:.1}" y="{:.1}" fill="#888" font-style="italic">{why}</text>"##,
-                LEFT + 6.0,
+                left + 6.0,
                 cy + 4.0
             );
             continue;
@@ -220,7 +233,7 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
         ("url(#hatch)", "budget / time (no peer)", false),
         ("#e08a00", "target", true),
     ];
-    let mut lx = LEFT - 250.0;
+    let mut lx = 20.0;
     for (color, text, tick) in items {
         if tick {
             let _ = writeln!(
@@ -256,7 +269,7 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
     );
     let _ = writeln!(
         s,
-        r##"<text x="{LEFT}" y="{:.1}" fill="#555" font-size="11">peer time / quorate time, log scale; right of parity quorate is faster</text>"##,
+        r##"<text x="{left:.1}" y="{:.1}" fill="#555" font-size="11">peer time / quorate time, log scale; right of parity quorate is faster</text>"##,
         ly + 20.0
     );
     s.push_str("</svg>\n");
