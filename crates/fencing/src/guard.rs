@@ -251,7 +251,7 @@ impl<K: Hash + Eq, S: BuildHasher + Clone> ShardedGuard<K, S> {
     ///
     /// ```
     /// use quorate_fencing::{FencingToken, ShardedGuard};
-    /// let guard: ShardedGuard<&str> = ShardedGuard::new();
+    /// let guard: ShardedGuard<String> = ShardedGuard::new();
     /// assert!(guard.check("a", FencingToken::new(2)).is_ok());
     /// assert!(guard.check("a", FencingToken::new(1)).is_err());
     /// ```
