@@ -92,9 +92,15 @@ impl Drop for ScratchDir {
     }
 }
 
-impl Db {
-    /// Opens the store for one scenario.
-    pub(crate) fn open(
+/// Where one scenario's store lives, for the crates that open their own connections.
+#[derive(Debug, Clone)]
+pub(crate) enum Location {
+    Sqlite(PathBuf),
+    Postgres(Box<postgres::Config>),
+}
+
+impl Location {
+    pub(crate) fn for_scenario(
         backend: &Backend,
         dir: Option<&ScratchDir>,
         scenario: &str,
@@ -102,16 +108,72 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 let dir = dir.ok_or_else(|| db_err("no scratch directory"))?;
-                let path = dir.path().join(format!("{scenario}.sqlite3"));
-                let c = rusqlite::Connection::open(&path).map_err(db_err)?;
-                c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-                    .map_err(db_err)?;
-                Ok(Self::Sqlite(c))
+                Ok(Self::Sqlite(dir.path().join(format!("{scenario}.sqlite3"))))
             }
-            Backend::Postgres(url) => connect_pg(url).map(Self::Postgres),
+            Backend::Postgres(url) => Ok(Self::Postgres(Box::new(pg_config(url)?))),
         }
     }
 
+    /// A new SQLite connection (WAL, busy timeout) or PostgreSQL client.
+    pub(crate) fn open(&self) -> Result<Db, TourError> {
+        match self {
+            Self::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path).map_err(db_err)?;
+                c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+                    .map_err(db_err)?;
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .map_err(db_err)?;
+                Ok(Db::Sqlite(c))
+            }
+            Self::Postgres(config) => config
+                .connect(postgres::NoTls)
+                .map(Db::Postgres)
+                .map_err(|e| TourError::Unreachable(one_line(&e))),
+        }
+    }
+}
+
+/// The schema every PostgreSQL object of the tour lives in (created and dropped by the tour).
+pub(crate) const PG_SCHEMA: &str = "quorate_tour";
+
+/// The connection configuration for `url`, with the tour's schema first on the search path.
+pub(crate) fn pg_config(url: &str) -> Result<postgres::Config, TourError> {
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| TourError::Unreachable(one_line(&e)))?;
+    config.options(&format!("-c search_path={PG_SCHEMA}"));
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    Ok(config)
+}
+
+/// Creates the tour's schema afresh.
+pub(crate) fn pg_reset(url: &str) -> Result<(), TourError> {
+    let mut c = connect_pg(url)?;
+    c.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA};"
+    ))
+    .map_err(db_err)
+}
+
+/// Drops the tour's schema.
+pub(crate) fn pg_drop(url: &str) -> Result<(), TourError> {
+    let mut c = connect_pg(url)?;
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE;"))
+        .map_err(db_err)
+}
+
+fn one_line(e: &postgres::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(src) = std::error::Error::source(e) {
+        let s = src.to_string();
+        if !msg.contains(&s) {
+            msg = format!("{msg}: {s}");
+        }
+    }
+    msg.replace('\n', " ")
+}
+
+impl Db {
     pub(crate) fn batch(&mut self, sql: &str) -> Result<(), TourError> {
         match self {
             Self::Sqlite(c) => c.execute_batch(sql).map_err(db_err),
@@ -222,16 +284,13 @@ impl Db {
 
 /// Connects to PostgreSQL, turning every failure into a one-line error.
 pub(crate) fn connect_pg(url: &str) -> Result<postgres::Client, TourError> {
-    postgres::Client::connect(url, postgres::NoTls).map_err(|e| {
-        let mut msg = e.to_string();
-        if let Some(src) = std::error::Error::source(&e) {
-            let s = src.to_string();
-            if !msg.contains(&s) {
-                msg = format!("{msg}: {s}");
-            }
-        }
-        TourError::Unreachable(msg.replace('\n', " "))
-    })
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| TourError::Unreachable(one_line(&e)))?;
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| TourError::Unreachable(one_line(&e)))
 }
 
 fn to_sqlite(v: &Val) -> rusqlite::types::Value {

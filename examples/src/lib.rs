@@ -41,8 +41,10 @@
 
 mod db;
 mod inventory;
+mod payment;
 mod profile;
 mod report;
+mod scheduler;
 mod sim;
 mod storm;
 
@@ -61,8 +63,12 @@ pub use report::{Fault, FaultCounts, InvariantResult, ScenarioReport, TourReport
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scenario {
+    /// Payment capture: idempotency keys, a transactional outbox and relay, reconciliation.
+    Payment,
     /// Inventory reservation: majority quorums and per-region escrow.
     Inventory,
+    /// Job scheduler: leases with fencing tokens, fenced storage, pauses past the lease.
+    Scheduler,
     /// Multi-region user profile built from CRDTs, synced by deltas.
     Profile,
     /// Retry storm: plain retries, jittered backoff and each retry budget.
@@ -71,7 +77,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order the tour runs them.
-    pub const ALL: [Self; 3] = [Self::Inventory, Self::Profile, Self::RetryStorm];
+    pub const ALL: [Self; 5] = [
+        Self::Payment,
+        Self::Inventory,
+        Self::Scheduler,
+        Self::Profile,
+        Self::RetryStorm,
+    ];
 
     /// The name given to `--scenario`.
     ///
@@ -81,7 +93,9 @@ impl Scenario {
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
+            Self::Payment => "payment",
             Self::Inventory => "inventory",
+            Self::Scheduler => "scheduler",
             Self::Profile => "profile",
             Self::RetryStorm => "retry-storm",
         }
@@ -305,6 +319,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) scale: u64,
     pub(crate) broken: bool,
     pub(crate) db: &'a mut db::Db,
+    pub(crate) location: &'a db::Location,
     pub(crate) progress: &'a mut dyn Progress,
 }
 
@@ -352,9 +367,30 @@ pub fn run(options: &TourOptions, progress: &mut dyn Progress) -> Result<TourRep
         Backend::Sqlite => Some(db::ScratchDir::new(options.seed)?),
         Backend::Postgres(_) => None,
     };
+    if let Backend::Postgres(url) = &options.backend {
+        db::pg_reset(url)?;
+    }
     let mut report = TourReport::new(options.seed, options.scale, options.backend.name());
+    let result = run_scenarios(options, progress, scratch.as_ref(), &mut report);
+    if let Backend::Postgres(url) = &options.backend {
+        let dropped = db::pg_drop(url);
+        result?;
+        dropped?;
+    } else {
+        result?;
+    }
+    Ok(report)
+}
+
+fn run_scenarios(
+    options: &TourOptions,
+    progress: &mut dyn Progress,
+    scratch: Option<&db::ScratchDir>,
+    report: &mut TourReport,
+) -> Result<(), TourError> {
     for &scenario in &options.scenarios {
-        let mut store = db::Db::open(&options.backend, scratch.as_ref(), scenario.name())?;
+        let location = db::Location::for_scenario(&options.backend, scratch, scenario.name())?;
+        let mut store = location.open()?;
         progress.start(scenario, options.scale);
         let clock = quorate_clocks::SystemClock;
         let started = quorate_clocks::MonotonicClock::now_nanos(&clock);
@@ -363,22 +399,20 @@ pub fn run(options: &TourOptions, progress: &mut dyn Progress) -> Result<TourRep
             scale: options.scale,
             broken: options.broken,
             db: &mut store,
+            location: &location,
             progress,
         };
         let mut r = match scenario {
+            Scenario::Payment => payment::run(&mut ctx)?,
             Scenario::Inventory => inventory::run(&mut ctx)?,
+            Scenario::Scheduler => scheduler::run(&mut ctx)?,
             Scenario::Profile => profile::run(&mut ctx)?,
             Scenario::RetryStorm => storm::run(&mut ctx)?,
         };
         let ended = quorate_clocks::MonotonicClock::now_nanos(&clock);
         r.elapsed_ms = ended.saturating_sub(started) / 1_000_000;
-        if let Backend::Postgres(_) = options.backend {
-            let _ = store.batch(
-                "DROP TABLE IF EXISTS quorate_tour_reservations; DROP TABLE IF EXISTS quorate_tour_profiles;",
-            );
-        }
         progress.finish(&r);
         report.scenarios.push(r);
     }
-    Ok(report)
+    Ok(())
 }

@@ -81,6 +81,7 @@ fn faults_are_injected_by_kind() {
         Fault::ClockSkew,
         Fault::ClockStepBack,
         Fault::DependencyFailure,
+        Fault::TimeoutAfterCommit,
     ] {
         assert!(all.get(kind) > 0, "no {kind} injected: {all}");
     }
@@ -111,6 +112,26 @@ fn a_broken_safeguard_is_reported_in_every_scenario() {
             .find(|s| s.name == n)
             .expect("scenario ran")
     };
+    // Payment: the service executes every request (no idempotency store, no uniqueness).
+    let pay = violated(by_name("payment"));
+    assert!(
+        pay.contains(&"captured at most once per payment"),
+        "{pay:?}"
+    );
+    assert!(
+        pay.contains(&"a retried request replays the same response"),
+        "{pay:?}"
+    );
+    // Scheduler: the storage does not check fencing tokens.
+    let sched = violated(by_name("scheduler"));
+    assert!(
+        sched.contains(&"no write from a stale holder is accepted"),
+        "{sched:?}"
+    );
+    assert!(
+        sched.contains(&"every job's result is written exactly once"),
+        "{sched:?}"
+    );
     // Inventory: leaders commit without a majority and regions sell on credit.
     let inv = violated(by_name("inventory"));
     assert!(
