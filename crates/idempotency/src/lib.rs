@@ -115,6 +115,9 @@ mod memory;
 mod store;
 mod types;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
@@ -134,6 +137,10 @@ pub use types::{
     Outcome, Record, RecoveryPoint, State, StoreConfig, Stored, Terminal, check_key,
 };
 
+#[cfg(feature = "http")]
+pub use http::{IdempotencyLayer, IdempotencyService};
+#[cfg(feature = "tokio")]
+pub use postgres::AsyncPgStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]

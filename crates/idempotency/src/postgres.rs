@@ -704,3 +704,465 @@ impl IdempotencyStore for PgStore {
         &self.config
     }
 }
+
+/// Creates or upgrades the schema (as [`migrate`]) through a tokio-postgres client.
+///
+/// # Errors
+///
+/// As [`migrate`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let (mut client, conn) =
+///     tokio_postgres::connect("host=/run/postgresql", tokio_postgres::NoTls).await?;
+/// tokio::spawn(conn);
+/// assert_eq!(quorate_idempotency::postgres::migrate_async(&mut client).await?, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub async fn migrate_async(client: &mut tokio_postgres::Client) -> Result<u32, StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock(8175477926716552497)", &[])
+        .await?;
+    let found = schema_version_async(&tx).await?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == 0 {
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS quorate_idempotency_schema (version INTEGER NOT NULL)",
+        )
+        .await?;
+        tx.batch_execute(DDL_V1).await?;
+        tx.execute(
+            "INSERT INTO quorate_idempotency_schema (version) VALUES ($1)",
+            &[&i32::try_from(SCHEMA_VERSION).unwrap_or(i32::MAX)],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(SCHEMA_VERSION)
+}
+
+#[cfg(feature = "tokio")]
+async fn schema_version_async(
+    client: &(impl tokio_postgres::GenericClient + Sync),
+) -> Result<u32, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT to_regclass('quorate_idempotency_schema') IS NOT NULL",
+            &[],
+        )
+        .await?;
+    if !row.try_get::<_, bool>(0)? {
+        return Ok(0);
+    }
+    let row = client
+        .query_one("SELECT max(version) FROM quorate_idempotency_schema", &[])
+        .await?;
+    version_from(row.try_get::<_, Option<i32>>(0)?)
+}
+
+#[cfg(feature = "tokio")]
+async fn read_row_async(
+    client: &(impl tokio_postgres::GenericClient + Sync),
+    sql: &str,
+    scope: &str,
+    key: &str,
+    offset: i64,
+) -> Result<Option<(Row, u64)>, StoreError> {
+    client
+        .query_opt(sql, &[&offset, &scope, &key])
+        .await?
+        .map(|r| decode_row(&r, scope, key))
+        .transpose()
+}
+
+#[cfg(feature = "tokio")]
+async fn stale_error_async(
+    client: &(impl tokio_postgres::GenericClient + Sync),
+    attempt: &Attempt,
+    offset: i64,
+) -> StoreError {
+    let (scope, key) = (attempt.scope(), attempt.key());
+    match read_row_async(client, SELECT_ROW, scope, key, offset).await {
+        Ok(row) => stale(scope, key, attempt.epoch(), row.as_ref().map(|(r, _)| r)),
+        Err(e) => e,
+    }
+}
+
+/// The PostgreSQL store on tokio-postgres: the same table, statements and state machine as
+/// [`PgStore`], with `async` methods (the [`IdempotencyStore`] trait is synchronous, so this
+/// type has inherent methods of the same names).
+///
+/// # Examples
+///
+/// ```no_run
+/// use quorate_idempotency::{AsyncPgStore, Begin, Fingerprint, Outcome, StoreConfig};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let (mut client, conn) =
+///     tokio_postgres::connect("host=/run/postgresql", tokio_postgres::NoTls).await?;
+/// tokio::spawn(conn);
+/// quorate_idempotency::postgres::migrate_async(&mut client).await?;
+/// let store = AsyncPgStore::new(vec![client], StoreConfig::default()).await?;
+/// if let Begin::Execute(attempt) = store.begin("tenant", "k", &Fingerprint::of(b"r")).await? {
+///     store.complete(&attempt, Outcome::Succeeded("ok".into())).await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub struct AsyncPgStore {
+    clients: Vec<tokio::sync::Mutex<tokio_postgres::Client>>,
+    next: AtomicUsize,
+    config: StoreConfig,
+    offset: AtomicI64,
+}
+
+#[cfg(feature = "tokio")]
+impl std::fmt::Debug for AsyncPgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncPgStore")
+            .field("connections", &self.clients.len())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncPgStore {
+    /// A store over connected clients (their connection tasks spawned by the caller), after
+    /// checking the schema on the first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NoConnection`] for an empty `clients`, [`StoreError::SchemaOutdated`],
+    /// [`StoreError::SchemaTooNew`], and PostgreSQL failures.
+    ///
+    /// # Examples
+    ///
+    /// See [`AsyncPgStore`].
+    pub async fn new(
+        clients: Vec<tokio_postgres::Client>,
+        config: StoreConfig,
+    ) -> Result<Self, StoreError> {
+        let first = clients.first().ok_or(StoreError::NoConnection)?;
+        check_version(schema_version_async(first).await?)?;
+        Ok(Self {
+            clients: clients.into_iter().map(tokio::sync::Mutex::new).collect(),
+            next: AtomicUsize::new(0),
+            config,
+            offset: AtomicI64::new(0),
+        })
+    }
+
+    /// Shifts this store's reading of the database clock forward (tests only).
+    #[doc(hidden)]
+    pub fn advance_clock_for_tests(&self, by: Duration) {
+        let ns = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+        self.offset.fetch_add(ns, Ordering::SeqCst);
+    }
+
+    /// The store's configuration.
+    ///
+    /// # Examples
+    ///
+    /// See [`AsyncPgStore`].
+    #[must_use]
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    async fn client(
+        &self,
+    ) -> Result<tokio::sync::MutexGuard<'_, tokio_postgres::Client>, StoreError> {
+        let n = self.clients.len();
+        if n == 0 {
+            return Err(StoreError::NoConnection);
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.clients[(start + i) % n].try_lock() {
+                return Ok(guard);
+            }
+        }
+        Ok(self.clients[start % n].lock().await)
+    }
+
+    fn params(&self) -> BeginParams {
+        BeginParams {
+            ttl: int(self.config.lock_ttl_nanos()),
+            retention: int(self.config.retention_nanos()),
+            offset: self.offset.load(Ordering::SeqCst),
+        }
+    }
+
+    /// [`IdempotencyStore::begin`], asynchronously.
+    ///
+    /// # Errors
+    ///
+    /// As [`IdempotencyStore::begin`].
+    ///
+    /// # Examples
+    ///
+    /// See [`AsyncPgStore`].
+    pub async fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Begin, StoreError> {
+        check_key(scope, key)?;
+        let p = self.params();
+        let fp: &[u8] = fingerprint.as_bytes();
+        crash_point("idempotency.begin.before");
+        let mut client = self.client().await?;
+        let answer = loop {
+            let n = client
+                .execute(
+                    INSERT_NEW,
+                    &[&p.offset, &scope, &key, &fp, &p.ttl, &p.retention],
+                )
+                .await?;
+            if n == 1 {
+                break Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None));
+            }
+            let tx = client.transaction().await?;
+            let row = read_row_async(&tx, SELECT_FOR_UPDATE, scope, key, p.offset).await?;
+            let (answer, write, now) =
+                plan(row, fingerprint, self.config.lock_ttl_nanos(), scope, key)?;
+            let epoch = match write {
+                Write::Fresh(e) | Write::Takeover(e) => int(e),
+                Write::None => {
+                    tx.commit().await?;
+                    break answer;
+                }
+                Write::Insert => {
+                    tx.commit().await?;
+                    continue;
+                }
+            };
+            let lock_until = int(now.saturating_add(self.config.lock_ttl_nanos()));
+            let expires_at = int(now.saturating_add(self.config.retention_nanos()));
+            match write {
+                Write::Fresh(_) => {
+                    tx.execute(
+                        UPDATE_FRESH,
+                        &[&fp, &epoch, &lock_until, &expires_at, &scope, &key],
+                    )
+                    .await?
+                }
+                _ => {
+                    tx.execute(
+                        UPDATE_TAKEOVER,
+                        &[&epoch, &lock_until, &expires_at, &scope, &key],
+                    )
+                    .await?
+                }
+            };
+            tx.commit().await?;
+            break answer;
+        };
+        drop(client);
+        crash_point("idempotency.begin.after");
+        Ok(answer)
+    }
+
+    /// [`IdempotencyStore::checkpoint`], asynchronously.
+    ///
+    /// # Errors
+    ///
+    /// As [`IdempotencyStore::checkpoint`].
+    ///
+    /// # Examples
+    ///
+    /// See [`AsyncPgStore`].
+    pub async fn checkpoint(
+        &self,
+        attempt: &Attempt,
+        phase: &str,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        self.checkpoint_in(&*client, attempt, phase, data).await
+    }
+
+    /// [`checkpoint`](Self::checkpoint) in the caller's transaction (or client), so the
+    /// phase's effect and its recovery point commit together.
+    ///
+    /// # Errors
+    ///
+    /// As [`IdempotencyStore::checkpoint`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(store: quorate_idempotency::AsyncPgStore, mut client: tokio_postgres::Client,
+    /// #     attempt: quorate_idempotency::Attempt) -> Result<(), Box<dyn std::error::Error>> {
+    /// let tx = client.transaction().await?;
+    /// tx.execute("INSERT INTO charges (id) VALUES ('ch_1')", &[]).await?;
+    /// store.checkpoint_in(&tx, &attempt, "charged", b"ch_1").await?;
+    /// tx.commit().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn checkpoint_in(
+        &self,
+        client: &(impl tokio_postgres::GenericClient + Sync),
+        attempt: &Attempt,
+        phase: &str,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        check_phase(phase)?;
+        let max = self.config.max_response_bytes();
+        if data.len() > max {
+            return Err(StoreError::ResponseTooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        let (scope, key) = (attempt.scope(), attempt.key());
+        check_key(scope, key)?;
+        let p = self.params();
+        crash_point("idempotency.checkpoint.before");
+        let epoch = int(attempt.epoch().get());
+        let n = client
+            .execute(
+                CHECKPOINT,
+                &[&p.offset, &phase, &data, &p.ttl, &scope, &key, &epoch],
+            )
+            .await?;
+        if n == 0 {
+            return Err(stale_error_async(client, attempt, p.offset).await);
+        }
+        crash_point("idempotency.checkpoint.after");
+        Ok(())
+    }
+
+    /// [`IdempotencyStore::complete`], asynchronously.
+    ///
+    /// # Errors
+    ///
+    /// As [`IdempotencyStore::complete`].
+    ///
+    /// # Examples
+    ///
+    /// See [`AsyncPgStore`].
+    pub async fn complete(&self, attempt: &Attempt, outcome: Outcome) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        self.complete_in(&*client, attempt, outcome).await
+    }
+
+    /// [`complete`](Self::complete) in the caller's transaction (or client).
+    ///
+    /// # Errors
+    ///
+    /// As [`IdempotencyStore::complete`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(store: quorate_idempotency::AsyncPgStore, mut client: tokio_postgres::Client,
+    /// #     attempt: quorate_idempotency::Attempt) -> Result<(), Box<dyn std::error::Error>> {
+    /// use quorate_idempotency::Outcome;
+    /// let tx = client.transaction().await?;
+    /// store.complete_in(&tx, &attempt, Outcome::Succeeded("ok".into())).await?;
+    /// tx.commit().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn complete_in(
+        &self,
+        client: &(impl tokio_postgres::GenericClient + Sync),
+        attempt: &Attempt,
+        outcome: Outcome,
+    ) -> Result<(), StoreError> {
+        let max = self.config.max_response_bytes();
+        if outcome.response_len() > max {
+            return Err(StoreError::ResponseTooLarge {
+                len: outcome.response_len(),
+                max,
+            });
+        }
+        let (scope, key) = (attempt.scope(), attempt.key());
+        check_key(scope, key)?;
+        let p = self.params();
+        crash_point("idempotency.complete.before");
+        let epoch = int(attempt.epoch().get());
+        let n = match &outcome {
+            Outcome::Succeeded(response) | Outcome::FailedFinal(response) => {
+                let state: i16 = if matches!(outcome, Outcome::Succeeded(_)) {
+                    1
+                } else {
+                    3
+                };
+                let body: &[u8] = response;
+                client
+                    .execute(
+                        COMPLETE_TERMINAL,
+                        &[&p.offset, &state, &body, &p.retention, &scope, &key, &epoch],
+                    )
+                    .await?
+            }
+            Outcome::FailedRetryable => {
+                client
+                    .execute(
+                        COMPLETE_RELEASE,
+                        &[&p.offset, &p.retention, &scope, &key, &epoch],
+                    )
+                    .await?
+            }
+        };
+        if n == 0 {
+            return Err(stale_error_async(client, attempt, p.offset).await);
+        }
+        crash_point("idempotency.complete.after");
+        Ok(())
+    }
+
+    /// [`IdempotencyStore::get`], asynchronously.
+    ///
+    /// # Errors
+    ///
+    /// As [`IdempotencyStore::get`].
+    ///
+    /// # Examples
+    ///
+    /// See [`AsyncPgStore`].
+    pub async fn get(&self, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
+        check_key(scope, key)?;
+        let offset = self.offset.load(Ordering::SeqCst);
+        let client = self.client().await?;
+        let row = read_row_async(&*client, SELECT_ROW, scope, key, offset).await?;
+        let ttl = self.config.lock_ttl_nanos();
+        Ok(row
+            .filter(|(r, now)| !r.expired(*now, *now, ttl))
+            .map(|(r, _)| r.record()))
+    }
+
+    /// [`IdempotencyStore::reap`], asynchronously.
+    ///
+    /// # Errors
+    ///
+    /// As [`IdempotencyStore::reap`].
+    ///
+    /// # Examples
+    ///
+    /// See [`AsyncPgStore`].
+    pub async fn reap(&self, max: usize) -> Result<usize, StoreError> {
+        let p = self.params();
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let n = client.execute(REAP, &[&p.offset, &p.ttl, &limit]).await?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}

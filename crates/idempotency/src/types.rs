@@ -551,7 +551,7 @@ pub enum State {
 }
 
 // The codes are the stored form; only the database backends read and write them.
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 impl State {
     pub(crate) fn code(self) -> i64 {
         match self {

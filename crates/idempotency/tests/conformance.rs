@@ -116,3 +116,100 @@ mod pg {
         run_all(&mut Pg { db: &db });
     }
 }
+
+/// The async store, driven through a blocking adapter so the same suite runs on it.
+#[cfg(feature = "tokio")]
+mod pg_async {
+    use super::*;
+    use quorate_idempotency::{
+        AsyncPgStore, Attempt, Begin, Fingerprint, IdempotencyStore, Outcome, Record, StoreError,
+    };
+    use quorate_testkit::{PgDatabase, pg_test_db};
+
+    struct Blocking {
+        rt: Arc<tokio::runtime::Runtime>,
+        store: AsyncPgStore,
+    }
+
+    use std::sync::Arc;
+
+    impl IdempotencyStore for Blocking {
+        fn begin(&self, scope: &str, key: &str, fp: &Fingerprint) -> Result<Begin, StoreError> {
+            self.rt.block_on(self.store.begin(scope, key, fp))
+        }
+        fn checkpoint(&self, a: &Attempt, phase: &str, data: &[u8]) -> Result<(), StoreError> {
+            self.rt.block_on(self.store.checkpoint(a, phase, data))
+        }
+        fn complete(&self, a: &Attempt, outcome: Outcome) -> Result<(), StoreError> {
+            self.rt.block_on(self.store.complete(a, outcome))
+        }
+        fn get(&self, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
+            self.rt.block_on(self.store.get(scope, key))
+        }
+        fn reap(&self, max: usize) -> Result<usize, StoreError> {
+            self.rt.block_on(self.store.reap(max))
+        }
+        fn config(&self) -> &StoreConfig {
+            self.store.config()
+        }
+    }
+
+    struct PgAsync<'a> {
+        db: &'a PgDatabase,
+        rt: Arc<tokio::runtime::Runtime>,
+    }
+
+    impl Harness for PgAsync<'_> {
+        type Store = Blocking;
+        fn open(&mut self, config: StoreConfig) -> Blocking {
+            let conn = self.db.connection_string().to_owned();
+            let store = self.rt.block_on(async move {
+                let mut clients = Vec::new();
+                for _ in 0..16 {
+                    let (client, connection) =
+                        tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+                            .await
+                            .expect("connect");
+                    tokio::spawn(connection);
+                    clients.push(client);
+                }
+                clients[0]
+                    .batch_execute("TRUNCATE quorate_idempotency")
+                    .await
+                    .expect("truncate");
+                AsyncPgStore::new(clients, config).await.expect("store")
+            });
+            Blocking {
+                rt: Arc::clone(&self.rt),
+                store,
+            }
+        }
+        fn advance(&mut self, store: &Blocking, by: Duration) {
+            store.store.advance_clock_for_tests(by);
+        }
+        fn jump_wall_clock(&mut self, _: &Blocking, _: bool, _: Duration) {}
+    }
+
+    #[test]
+    fn async_postgres_store_conforms() {
+        let db = pg_test_db!();
+        let rt = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime"),
+        );
+        let conn = db.connection_string().to_owned();
+        rt.block_on(async move {
+            let (mut client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(connection);
+            quorate_idempotency::postgres::migrate_async(&mut client)
+                .await
+                .expect("migrate");
+        });
+        run_all(&mut PgAsync { db: &db, rt });
+    }
+}
