@@ -11,7 +11,9 @@
 //!
 //! | name | design | crates | invariants |
 //! |---|---|---|---|
+//! | `payment` | capture with idempotency keys; payment row, outbox message and stored response in one transaction; a relay to a provider that times out ambiguously; an inbox; reconciliation by operation id | `quorate-idempotency`, `quorate-outbox`, `quorate-retry` | captured at most once per payment; every acknowledged payment captured; local state equals the provider's after reconciliation; a retried request replays the same response |
 //! | `inventory` | reservations through a majority-quorum replicated log, and per-region escrow quotas | `quorate-quorum` | confirmed ≤ stock; confirmations survive leader changes; committed logs agree; a replica cut off from the majority confirms nothing; escrow quota conserved; quotas rebalance after healing |
+//! | `scheduler` | workers lease jobs ([`quorate_fencing`] leases with fencing tokens), fence the job row on acquire, write results with a fenced update; pauses past the lease | `quorate-fencing` | no write from a stale holder accepted; tokens increase with every grant; every job's result written exactly once; every job completes |
 //! | `profile` | a user profile in three regions: LWW display name on HLC stamps, OR-set of preferences, MV-register email, a deletion marker; delta sync | `quorate-crdt`, `quorate-clocks` | regions equal after healing; concurrent preference toggles not lost; email conflicts surfaced, none lost; LWW picks the greatest HLC stamp; HLC stamps causal despite skew and backward steps; deletion dominates |
 //! | `retry-storm` | many clients against a failing dependency: plain retries, jittered backoff, each budget | `quorate-retry` | each budget's published bound holds; no attempt starts past its deadline; attempts per request reported |
 //!
@@ -19,8 +21,9 @@
 //!
 //! A seeded simulated network and process model in virtual time: message loss, duplication,
 //! reordering and delay spikes; clean and asymmetric partitions and their healing; process
-//! pauses longer than an election timeout; crashes at named points (volatile state lost, the
-//! durable log kept); client timeouts, including after the server committed; wall clocks
+//! pauses longer than a lease or an election timeout; crashes at named points (volatile state
+//! lost, what was committed to the store or the durable log kept); client timeouts, including
+//! after the server committed; a dependency that fails or times out after acting; wall clocks
 //! skewed and stepped backward. A run is a pure function of its seed: the same seed gives the
 //! same operations, faults and checks (only elapsed times differ).
 //!
@@ -227,9 +230,10 @@ impl TourOptions {
         self
     }
 
-    /// Test-only: turns off one safeguard in every scenario (the quorum check, the quota
-    /// check, retransmission of deltas, the retry budget), so that a test can show the checker
-    /// reports the violation. The command line never sets it.
+    /// Test-only: turns off one safeguard in every scenario (the idempotency store, the fencing
+    /// check, the quorum check and the quota check, retransmission of deltas, the retry budget),
+    /// so that a test can show the checker reports the violation. The command line never sets
+    /// it.
     #[doc(hidden)]
     #[must_use]
     pub fn with_broken_safeguards(mut self) -> Self {
@@ -260,7 +264,7 @@ impl TourOptions {
     /// The scenarios to run.
     ///
     /// ```
-    /// assert_eq!(quorate_examples::TourOptions::new(3).scenarios().len(), 3);
+    /// assert_eq!(quorate_examples::TourOptions::new(3).scenarios().len(), 5);
     /// ```
     #[must_use]
     pub fn scenarios(&self) -> &[Scenario] {

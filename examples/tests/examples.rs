@@ -20,3 +20,6 @@ example!(version_vectors, "../examples/version_vectors.rs");
 example!(orset_deltas, "../examples/orset_deltas.rs");
 example!(retry_budget, "../examples/retry_budget.rs");
 example!(quorum, "../examples/quorum.rs");
+example!(fenced_write, "../examples/fenced_write.rs");
+example!(idempotent_handler, "../examples/idempotent_handler.rs");
+example!(outbox_relay, "../examples/outbox_relay.rs");

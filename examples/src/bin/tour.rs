@@ -7,12 +7,14 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use quorate_examples::{Backend, Progress, Scenario, ScenarioReport, TourOptions, run};
 
-/// Runs quorate's practical designs (inventory reservation, a multi-region user profile, a
-/// retry storm) under injected faults and checks their invariants.
+/// Runs quorate's practical designs (payment capture, inventory reservation, a job scheduler,
+/// a multi-region user profile, a retry storm) under injected faults and checks their
+/// invariants.
 ///
 /// Faults come from a seeded simulated network and process model: message loss, duplication,
 /// reordering and delay; clean and asymmetric partitions and their healing; pauses; crashes at
-/// named points; client timeouts after commit; wall-clock skew and backward steps. The run is
+/// named points; client timeouts after commit; ambiguous dependency timeouts; wall-clock skew
+/// and backward steps. The run is
 /// reproducible from the seed it prints. Records go to SQLite files in a temporary directory,
 /// or to PostgreSQL with --database-url. Exit status: 0 when every invariant held, 1 on any
 /// violation, 2 when the tour could not run.
@@ -25,7 +27,7 @@ struct Cli {
     /// Operations per scenario.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     scale: u64,
-    /// Run only this scenario (repeatable): inventory, profile, retry-storm.
+    /// Run only this scenario (repeatable): payment, inventory, scheduler, profile, retry-storm.
     #[arg(long, value_name = "NAME")]
     scenario: Vec<String>,
     /// Print the results as JSON on stdout (progress still goes to stderr).
