@@ -11,10 +11,11 @@ use crate::codec::{
     impl_serde_via_codec, put_len, read_actors, read_dot, read_header, tag, write_header,
 };
 use crate::context::{CausalContext, DotView, Retirement};
-use crate::dotstore::{DotSeen, DotStore, JoinOpts, StoreCodec, check_collisions, store_actors};
+use crate::dotstore::{DotSeen, DotStore, JoinOpts, check_collisions, store_actors};
 use crate::error::RetireError;
 use crate::error::{ValidationError, dot_name, name};
 use crate::traits::{Crdt, DeltaCrdt};
+use crate::wrap::EncodeStore;
 
 /// A causal CRDT state: a dot store plus the causal context of everything the replica has seen.
 ///
@@ -752,7 +753,7 @@ fn table_of<S: DotStore<A>, A: Actor + Ord>(
     ActorTable::from_set(set)
 }
 
-impl<S: StoreCodec<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S, A> {
+impl<S: EncodeStore<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S, A> {
     fn write<SI: Sink>(&self, s: &mut SI) {
         write_header(s, tag::CAUSAL);
         let t = table_of(&self.store, &self.ctx, &[]);
@@ -762,9 +763,9 @@ impl<S: StoreCodec<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S
     }
 }
 
-impl_encode_via_canonical!([S: StoreCodec<A>, A: Actor + quorate_clocks::Encode] Causal<S, A>);
+impl_encode_via_canonical!([S: EncodeStore<A>, A: Actor + quorate_clocks::Encode] Causal<S, A>);
 
-impl<S: StoreCodec<A>, A: Actor + Decode> Decode for Causal<S, A> {
+impl<S: EncodeStore<A>, A: Actor + Decode> Decode for Causal<S, A> {
     fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
         read_header(buf, tag::CAUSAL)?;
         let actors: Vec<A> = read_actors(buf)?;
@@ -777,7 +778,7 @@ impl<S: StoreCodec<A>, A: Actor + Decode> Decode for Causal<S, A> {
     }
 }
 
-impl<S: StoreCodec<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalDelta<S, A> {
+impl<S: EncodeStore<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalDelta<S, A> {
     fn write<SI: Sink>(&self, s: &mut SI) {
         write_header(s, tag::CAUSAL_DELTA);
         s.byte(u8::from(self.full));
@@ -792,9 +793,9 @@ impl<S: StoreCodec<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalDe
     }
 }
 
-impl_encode_via_canonical!([S: StoreCodec<A>, A: Actor + quorate_clocks::Encode] CausalDelta<S, A>);
+impl_encode_via_canonical!([S: EncodeStore<A>, A: Actor + quorate_clocks::Encode] CausalDelta<S, A>);
 
-impl<S: StoreCodec<A>, A: Actor + Decode> Decode for CausalDelta<S, A> {
+impl<S: EncodeStore<A>, A: Actor + Decode> Decode for CausalDelta<S, A> {
     fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
         read_header(buf, tag::CAUSAL_DELTA)?;
         let full = match u8::decode(buf)? {

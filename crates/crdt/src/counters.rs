@@ -3,12 +3,15 @@
 use bytes::Buf;
 use quorate_clocks::{Actor, CounterOverflow, Decode, DecodeError, Encode, VersionVector, get_len};
 
+use crate::causal::Causal;
 use crate::codec::{
     Canonical, Digest, Sink, digest_of, impl_encode_via_canonical, impl_serde_via_codec, put_len,
     read_header, tag, write_header,
 };
+use crate::dotstore::DotFun;
 use crate::error::{RetireError, ValidationError, name};
 use crate::traits::{Crdt, DeltaCrdt};
+use crate::wrap::Embed;
 
 /// Per-actor counter entries (sorted, no zero entries), plus the retired actors.
 ///
@@ -735,3 +738,106 @@ impl<A: Actor + Decode> Decode for PnCounter<A> {
     }
 }
 impl_serde_via_codec!([A: Actor] PnCounter<A>);
+
+// ---------------------------------------------------------------------------------------------
+// Counters nested in an OR-map
+
+/// One change of a [`PnCounter`] nested in an [`OrMap`](crate::OrMap): the value carried by
+/// the change's dot.
+///
+/// ```
+/// use quorate_crdt::CounterChange;
+/// assert_eq!(CounterChange::Inc(3).amount(), 3);
+/// assert_eq!(CounterChange::Dec(2).amount(), -2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CounterChange {
+    /// Add this much.
+    Inc(u64),
+    /// Subtract this much.
+    Dec(u64),
+}
+
+impl CounterChange {
+    /// The signed amount.
+    ///
+    /// ```
+    /// assert_eq!(quorate_crdt::CounterChange::Dec(u64::MAX).amount(), -i128::from(u64::MAX));
+    /// ```
+    pub fn amount(self) -> i128 {
+        match self {
+            Self::Inc(n) => i128::from(n),
+            Self::Dec(n) => -i128::from(n),
+        }
+    }
+}
+
+impl Encode for CounterChange {
+    fn encode<B: bytes::BufMut>(&self, buf: &mut B) {
+        match self {
+            Self::Inc(n) => {
+                buf.put_u8(0);
+                quorate_clocks::put_varint(buf, *n);
+            }
+            Self::Dec(n) => {
+                buf.put_u8(1);
+                quorate_clocks::put_varint(buf, *n);
+            }
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        let (Self::Inc(n) | Self::Dec(n)) = self;
+        1 + quorate_clocks::varint_len(*n)
+    }
+}
+
+impl Decode for CounterChange {
+    fn decode<B: Buf>(buf: &mut B) -> Result<Self, DecodeError> {
+        match u8::decode(buf)? {
+            0 => Ok(Self::Inc(quorate_clocks::get_varint(buf)?)),
+            1 => Ok(Self::Dec(quorate_clocks::get_varint(buf)?)),
+            _ => Err(DecodeError::Invalid("counter change tag")),
+        }
+    }
+}
+
+/// A [`GCounter`] nested in an [`OrMap`](crate::OrMap) is stored as one dot per increment,
+/// carrying the amount; read back as a `GCounter` whose per-actor entries are the sums of the
+/// surviving increments (saturating at `u64::MAX`).
+impl<A: Actor> Embed<A> for GCounter<A> {
+    type Store = DotFun<u64, A>;
+
+    fn from_causal(c: Causal<DotFun<u64, A>, A>) -> Self {
+        let mut e: Entries<A, u64> = Entries::default();
+        for (d, v) in c.store.entries() {
+            if *v != 0 {
+                let cur = e.get(&d.actor);
+                e.put(d.actor.clone(), cur.saturating_add(*v));
+            }
+        }
+        Self { e }
+    }
+}
+
+/// A [`PnCounter`] nested in an [`OrMap`](crate::OrMap) is stored as one dot per change; read
+/// back as a `PnCounter` whose per-actor totals are the sums of the surviving changes
+/// (saturating at `u64::MAX`).
+impl<A: Actor> Embed<A> for PnCounter<A> {
+    type Store = DotFun<CounterChange, A>;
+
+    fn from_causal(c: Causal<DotFun<CounterChange, A>, A>) -> Self {
+        let mut e: Entries<A, (u64, u64)> = Entries::default();
+        for (d, ch) in c.store.entries() {
+            let (p, n) = e.get(&d.actor);
+            let next = match *ch {
+                CounterChange::Inc(by) => (p.saturating_add(by), n),
+                CounterChange::Dec(by) => (p, n.saturating_add(by)),
+            };
+            if !next.is_zero() {
+                e.put(d.actor.clone(), next);
+            }
+        }
+        Self { e }
+    }
+}

@@ -644,6 +644,121 @@ pub enum MapOp<K, V> {
     Remove(K),
 }
 
+/// An operation on an OR-map of counters.
+///
+/// ```
+/// let op = quorate_crdt::laws::CounterMapOp::Inc(1u8, 2);
+/// assert_ne!(op, quorate_crdt::laws::CounterMapOp::Remove(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterMapOp<K> {
+    /// Add to the counter at `K`.
+    Inc(K, u64),
+    /// Subtract from the counter at `K` (PN-counters only).
+    Dec(K, u64),
+    /// Remove `K` (reset-remove).
+    Remove(K),
+}
+
+impl<K: Copy> CounterMapOp<K> {
+    fn key(&self) -> K {
+        match self {
+            Self::Inc(k, _) | Self::Dec(k, _) | Self::Remove(k) => *k,
+        }
+    }
+}
+
+/// Reset-remove model of a counter map: per key, the sum of the changes that no remove of the
+/// key observed; a key is present while some change survives.
+fn counter_map_model<A>(history: &[Event<A, CounterMapOp<u8>>]) -> BTreeMap<u8, i128> {
+    let mut out = BTreeMap::new();
+    for k in 0..=u8::MAX {
+        let evs = key_events(history, CounterMapOp::key, &k);
+        let removes: Vec<&&Event<A, CounterMapOp<u8>>> = evs
+            .iter()
+            .filter(|e| matches!(e.op, CounterMapOp::Remove(_)))
+            .collect();
+        let mut total: Option<i128> = None;
+        for e in &evs {
+            let amount = match e.op {
+                CounterMapOp::Inc(_, by) => i128::from(by),
+                CounterMapOp::Dec(_, by) => -i128::from(by),
+                CounterMapOp::Remove(_) => continue,
+            };
+            if !removes.iter().any(|r| r.observed.contains(&e.id)) {
+                *total.get_or_insert(0) += amount;
+            }
+        }
+        if let Some(t) = total {
+            out.insert(k, t);
+        }
+    }
+    out
+}
+
+impl<A: Actor> Simulation<A> for OrMap<u8, GCounter<A>, A> {
+    type Op = CounterMapOp<u8>;
+    type Value = BTreeMap<u8, i128>;
+    fn random_op(rng: &mut SmallRng, _state: &Self) -> Self::Op {
+        let k = rng.random_range(0..3);
+        if rng.random_bool(0.7) {
+            CounterMapOp::Inc(k, rng.random_range(1..5))
+        } else {
+            CounterMapOp::Remove(k)
+        }
+    }
+    fn apply(&mut self, actor: &A, op: &Self::Op) -> Result<Self::Delta, String> {
+        match op {
+            CounterMapOp::Inc(k, by) => self
+                .increment(*k, actor.clone(), *by)
+                .map_err(|e| e.to_string()),
+            CounterMapOp::Remove(k) => Ok(self.remove(k)),
+            CounterMapOp::Dec(..) => Err("a grow-only counter cannot decrement".to_string()),
+        }
+    }
+    fn value(&self) -> Self::Value {
+        self.keys()
+            .filter_map(|k| {
+                let v = i128::try_from(self.get(k)?.value()).ok()?;
+                Some((*k, v))
+            })
+            .collect()
+    }
+    fn model(history: &[Event<A, Self::Op>]) -> Self::Value {
+        counter_map_model(history)
+    }
+}
+
+impl<A: Actor> Simulation<A> for OrMap<u8, PnCounter<A>, A> {
+    type Op = CounterMapOp<u8>;
+    type Value = BTreeMap<u8, i128>;
+    fn random_op(rng: &mut SmallRng, _state: &Self) -> Self::Op {
+        let k = rng.random_range(0..3);
+        let by = rng.random_range(1..5);
+        match rng.random_range(0..10) {
+            0..4 => CounterMapOp::Inc(k, by),
+            4..7 => CounterMapOp::Dec(k, by),
+            _ => CounterMapOp::Remove(k),
+        }
+    }
+    fn apply(&mut self, actor: &A, op: &Self::Op) -> Result<Self::Delta, String> {
+        match op {
+            CounterMapOp::Inc(k, by) => self.increment(*k, actor.clone(), *by),
+            CounterMapOp::Dec(k, by) => self.decrement(*k, actor.clone(), *by),
+            CounterMapOp::Remove(k) => Ok(self.remove(k)),
+        }
+        .map_err(|e| e.to_string())
+    }
+    fn value(&self) -> Self::Value {
+        self.keys()
+            .filter_map(|k| Some((*k, self.get(k)?.value())))
+            .collect()
+    }
+    fn model(history: &[Event<A, Self::Op>]) -> Self::Value {
+        counter_map_model(history)
+    }
+}
+
 fn small(rng: &mut SmallRng) -> u8 {
     rng.random_range(0..6)
 }

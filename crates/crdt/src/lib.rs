@@ -23,7 +23,8 @@
 //! | replaceable value, loss OK | [`LwwReg`] | greatest (HLC timestamp, actor, value) | one timestamp |
 //! | value, keep conflicts | [`MvReg`] | concurrent values kept | one dot per concurrent value |
 //! | on/off switch | [`EwFlag`] | enable wins | one dot per concurrent enabler |
-//! | document / record | [`OrMap`] of the above | reset-remove | the nested values' dots |
+//! | document / record | [`OrMap`] of the causal types above | reset-remove | the nested values' dots |
+//! | counters by key | `OrMap<K, GCounter<A>, A>`, `OrMap<K, PnCounter<A>, A>` | reset-remove | one dot per increment since the key was last removed |
 //!
 //! The causal context is one counter per actor once deltas arrive contiguously; the dot cloud
 //! holds only dots received out of order and shrinks back as gaps close. Without retirement the
@@ -129,7 +130,7 @@ pub use antientropy::{AntiEntropy, ConfigError, SyncError, SyncMessage};
 pub use causal::{Causal, CausalDelta};
 pub use codec::Digest;
 pub use context::{CausalContext, DotView, Retirement};
-pub use counters::{GCounter, PnCounter};
+pub use counters::{CounterChange, GCounter, PnCounter};
 pub use dotstore::{DotFun, DotMap, DotSet, DotStore, Key, RegisterValue};
 pub use error::{RetireError, ValidationError};
 pub use gset::{GSet, TwoPSet};
@@ -137,4 +138,4 @@ pub use ormap::{OrMap, OrMapDelta};
 pub use orset::{OrSet, OrSetDelta, RwSet, RwSetDelta};
 pub use registers::{EwFlag, EwFlagDelta, LwwReg, MvReg, MvRegDelta};
 pub use traits::{Crdt, DeltaCrdt};
-pub use wrap::Embed;
+pub use wrap::{Embed, EncodeStore, NestedValue};

@@ -3,14 +3,16 @@
 use quorate_clocks::Actor;
 
 use crate::causal::Causal;
-use crate::dotstore::DotStore;
+use crate::dotstore::{DotStore, StoreCodec};
 
-/// A causal type that can be nested as an [`OrMap`](crate::OrMap) value.
+/// A type that can be nested as an [`OrMap`](crate::OrMap) value.
 ///
 /// Implemented by [`OrSet`](crate::OrSet), [`RwSet`](crate::RwSet), [`MvReg`](crate::MvReg),
-/// [`EwFlag`](crate::EwFlag) and [`OrMap`](crate::OrMap) itself. A nested value shares the map's
-/// causal context, which is what gives the map reset-remove semantics: removing a key removes
-/// exactly the dots observed under it.
+/// [`EwFlag`](crate::EwFlag), [`OrMap`](crate::OrMap) itself, and the counters
+/// [`GCounter`](crate::GCounter) and [`PnCounter`](crate::PnCounter) (which, nested, keep one
+/// dot per change: see [`OrMap::increment`](crate::OrMap::increment)). A nested value shares
+/// the map's causal context, which is what gives the map reset-remove semantics: removing a
+/// key removes exactly the dots observed under it.
 ///
 /// ```
 /// use quorate_crdt::{Embed, MvReg};
@@ -19,13 +21,69 @@ use crate::dotstore::DotStore;
 /// assert_eq!(MvReg::from_causal(c), r);
 /// ```
 pub trait Embed<A: Actor>: Sized {
-    /// The dot store of the type.
+    /// The dot store of the type when nested.
     type Store: DotStore<A>;
-    /// Wraps a causal value.
+    /// The value of a map key, from the key's store and the map's context.
     fn from_causal(c: Causal<Self::Store, A>) -> Self;
-    /// The causal value.
-    fn as_causal(&self) -> &Causal<Self::Store, A>;
 }
+
+/// A dot store with a canonical encoding: the public name of the bound the `Encode`, `Decode`
+/// and `digest` impls of the causal types need.
+///
+/// Blanket-implemented (and only implementable) for every encodable store of this crate:
+/// [`DotSet`](crate::DotSet), [`DotFun`](crate::DotFun) of values that implement
+/// `quorate_clocks::{Encode, Decode}`, and [`DotMap`](crate::DotMap) of such keys and stores.
+/// Generic code names it where it needs the encoding of a [`Causal`] value or delta.
+///
+/// ```
+/// use quorate_clocks::encode_to_vec;
+/// use quorate_crdt::{Causal, DotSet, EncodeStore};
+/// fn bytes<S: EncodeStore<u8>>(c: &Causal<S, u8>) -> Vec<u8> {
+///     encode_to_vec(c)
+/// }
+/// assert!(!bytes(&Causal::<DotSet<u8>, u8>::default()).is_empty());
+/// ```
+pub trait EncodeStore<A: Actor>: DotStore<A> + StoreCodec<A> {}
+impl<A: Actor, S: DotStore<A> + StoreCodec<A>> EncodeStore<A> for S {}
+
+/// A value type of an [`OrMap`](crate::OrMap) whose map encodes: an [`Embed`] type whose
+/// store is an [`EncodeStore`].
+///
+/// This is the bound to write in generic code over OR-map values. It is blanket-implemented,
+/// so every nested type of this crate with encodable contents qualifies ([`MvReg`](crate::MvReg)
+/// and [`RwSet`](crate::RwSet) of encodable values, [`OrSet`](crate::OrSet) of encodable
+/// elements, [`EwFlag`](crate::EwFlag), counters, and nested [`OrMap`](crate::OrMap)s of those).
+///
+/// ```
+/// use quorate_clocks::{DecodeError, decode_exact, encode_to_vec};
+/// use quorate_crdt::{MvReg, NestedValue, OrMap, OrSet};
+///
+/// /// Storage for any document whose fields are one CRDT type.
+/// trait Snapshot: Sized {
+///     fn save(&self) -> Vec<u8>;
+///     fn load(bytes: &[u8]) -> Result<Self, DecodeError>;
+/// }
+///
+/// impl<V: NestedValue<u64>> Snapshot for OrMap<String, V, u64> {
+///     fn save(&self) -> Vec<u8> {
+///         encode_to_vec(self)
+///     }
+///     fn load(bytes: &[u8]) -> Result<Self, DecodeError> {
+///         decode_exact(bytes)
+///     }
+/// }
+///
+/// let mut tags = OrMap::<String, OrSet<String, u64>, u64>::new();
+/// tags.update("post-1".into(), |s| s.add_delta(7, "rust".into()))?;
+/// assert_eq!(OrMap::load(&tags.save())?, tags);
+///
+/// let mut names = OrMap::<String, MvReg<String, u64>, u64>::new();
+/// names.update("user-1".into(), |r| r.write_delta(7, "Ada".into()))?;
+/// assert_eq!(OrMap::load(&names.save())?, names);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait NestedValue<A: Actor>: Embed<A, Store: EncodeStore<A>> {}
+impl<A: Actor, V: Embed<A, Store: EncodeStore<A>>> NestedValue<A> for V {}
 
 macro_rules! causal_type {
     (
@@ -79,9 +137,6 @@ macro_rules! causal_type {
             type Store = $store;
             fn from_causal(c: $crate::causal::Causal<$store, A>) -> Self {
                 Self { inner: c }
-            }
-            fn as_causal(&self) -> &$crate::causal::Causal<$store, A> {
-                &self.inner
             }
         }
 
@@ -205,7 +260,7 @@ macro_rules! causal_type {
         impl<$($bound)*> $name<$($gen),*>
         where
             A: quorate_clocks::Encode,
-            $store: $crate::dotstore::StoreCodec<A>,
+            $store: $crate::wrap::EncodeStore<A>,
         {
             /// Digest of the canonical encoding: equal states have equal digests.
             ///
@@ -221,7 +276,7 @@ macro_rules! causal_type {
         impl<$($bound)*> quorate_clocks::Encode for $name<$($gen),*>
         where
             A: quorate_clocks::Encode,
-            $store: $crate::dotstore::StoreCodec<A>,
+            $store: $crate::wrap::EncodeStore<A>,
         {
             fn encode<BM: bytes::BufMut>(&self, buf: &mut BM) {
                 self.inner.encode(buf);
@@ -234,7 +289,7 @@ macro_rules! causal_type {
         impl<$($bound)*> quorate_clocks::Decode for $name<$($gen),*>
         where
             A: quorate_clocks::Decode,
-            $store: $crate::dotstore::StoreCodec<A>,
+            $store: $crate::wrap::EncodeStore<A>,
         {
             fn decode<BB: bytes::Buf>(buf: &mut BB) -> Result<Self, quorate_clocks::DecodeError> {
                 Ok(Self { inner: $crate::causal::Causal::decode(buf)? })

@@ -53,6 +53,17 @@ fn every_type_round_trips() {
     let rm = m.remove_delta(&4);
     round_trip(&m);
     round_trip(&rm);
+    let mut gm = OrMap::<String, GCounter<u8>, u8>::new();
+    gm.increment("a".into(), 1, 300).unwrap();
+    gm.increment("b".into(), 2, 1).unwrap();
+    round_trip(&gm);
+    round_trip(&gm.remove_delta(&"a".to_string()));
+    round_trip(&gm.increment_delta("a".into(), 3, u64::MAX).unwrap());
+    let mut pm = OrMap::<u32, PnCounter<u8>, u8>::new();
+    pm.increment(1, 1, 5).unwrap();
+    pm.decrement(1, 2, u64::MAX).unwrap();
+    round_trip(&pm);
+    round_trip(&pm.to_delta());
     let mut g = GCounter::<u8>::new();
     g.increment(1, 300).unwrap();
     round_trip(&g);

@@ -24,6 +24,8 @@ fn all(bytes: &[u8]) -> Result<(), TestCaseError> {
     check::<MvReg<u8, u8>>(bytes)?;
     check::<EwFlag<u8>>(bytes)?;
     check::<OrMap<u8, MvReg<u8, u8>, u8>>(bytes)?;
+    check::<OrMap<u8, GCounter<u8>, u8>>(bytes)?;
+    check::<OrMap<u8, PnCounter<u8>, u8>>(bytes)?;
     check::<GCounter<u8>>(bytes)?;
     check::<PnCounter<u8>>(bytes)?;
     check::<GSet<u8>>(bytes)?;
@@ -68,6 +70,9 @@ proptest! {
         }
         for s in random_states::<RwSet<u8, u8>, u8>(&[1, 2, 3], 25, seed) {
             prop_assert_eq!(decode_exact::<RwSet<u8, u8>>(&encode_to_vec(&s)).ok(), Some(s));
+        }
+        for s in random_states::<OrMap<u8, PnCounter<u8>, u8>, u8>(&[1, 2, 3], 25, seed) {
+            prop_assert_eq!(decode_exact::<OrMap<u8, PnCounter<u8>, u8>>(&encode_to_vec(&s)).ok(), Some(s));
         }
         for s in random_states::<PnCounter<u8>, u8>(&[1, 2, 3], 25, seed) {
             prop_assert_eq!(decode_exact::<PnCounter<u8>>(&encode_to_vec(&s)).ok(), Some(s));

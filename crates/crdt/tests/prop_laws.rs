@@ -56,6 +56,12 @@ proptest! {
     }
 
     #[test]
+    fn or_map_counter_laws(seed in any::<u64>(), ops in 0usize..40) {
+        laws::<OrMap<u8, GCounter<u8>, u8>>(seed, ops)?;
+        laws::<OrMap<u8, PnCounter<u8>, u8>>(seed, ops)?;
+    }
+
+    #[test]
     fn counter_laws(seed in any::<u64>(), ops in 0usize..40) {
         laws::<GCounter<u8>>(seed, ops)?;
         laws::<PnCounter<u8>>(seed, ops)?;
@@ -125,6 +131,8 @@ proptest! {
         any_order::<EwFlag<u8>>(seed, ops)?;
         any_order::<OrMap<u8, MvReg<u8, u8>, u8>>(seed, ops)?;
         any_order::<PnCounter<u8>>(seed, ops)?;
+        any_order::<OrMap<u8, GCounter<u8>, u8>>(seed, ops)?;
+        any_order::<OrMap<u8, PnCounter<u8>, u8>>(seed, ops)?;
         any_order::<TwoPSet<u8>>(seed, ops)?;
     }
 }

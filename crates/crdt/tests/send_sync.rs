@@ -13,6 +13,9 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<EwFlag<u64>>();
     assert_send_sync::<OrMap<String, MvReg<u64, u64>, u64>>();
     assert_send_sync::<GCounter<u64>>();
+    assert_send_sync::<OrMap<String, GCounter<u64>, u64>>();
+    assert_send_sync::<OrMap<String, PnCounter<u64>, u64>>();
+    assert_send_sync::<CounterChange>();
     assert_send_sync::<PnCounter<u64>>();
     assert_send_sync::<GSet<String>>();
     assert_send_sync::<TwoPSet<String>>();

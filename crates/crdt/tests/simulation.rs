@@ -53,6 +53,12 @@ fn counters_converge() {
 }
 
 #[test]
+fn or_map_of_counters_converges_to_reset_remove_model() {
+    run::<OrMap<u8, GCounter<u8>, u8>>(30);
+    run::<OrMap<u8, PnCounter<u8>, u8>>(30);
+}
+
+#[test]
 fn grow_only_and_two_phase_sets_converge() {
     run::<GSet<u8>>(20);
     run::<TwoPSet<u8>>(20);
