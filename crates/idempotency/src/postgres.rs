@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use postgres::GenericClient;
+use postgres::{GenericClient, Statement, ToStatement};
 use quorate_fencing::FencingToken;
 
 use crate::__private::crash_point;
@@ -43,6 +43,14 @@ use crate::store::IdempotencyStore;
 use crate::types::{
     Attempt, Begin, Fingerprint, Outcome, Record, RecoveryPoint, State, StoreConfig, check_key,
 };
+
+/// The `postgres` driver this crate links, for the transactions given to
+/// [`PgStore::checkpoint_in`] and [`PgStore::complete_in`].
+pub use ::postgres;
+/// The `tokio-postgres` driver this crate links, for [`AsyncPgStore`].
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use ::tokio_postgres;
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -374,7 +382,7 @@ fn plan(
 /// # }
 /// ```
 pub struct PgStore {
-    clients: Vec<Mutex<postgres::Client>>,
+    clients: Vec<Mutex<Pooled>>,
     next: AtomicUsize,
     config: StoreConfig,
     offset: AtomicI64,
@@ -435,8 +443,15 @@ impl PgStore {
     ) -> Result<Self, StoreError> {
         let first = clients.first_mut().ok_or(StoreError::NoConnection)?;
         check_version(schema_version(first)?)?;
+        let pooled = clients
+            .into_iter()
+            .map(|mut client| {
+                let stmts = Stmts::prepare(&mut client)?;
+                Ok(Mutex::new(Pooled { client, stmts }))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Self {
-            clients: clients.into_iter().map(Mutex::new).collect(),
+            clients: pooled,
             next: AtomicUsize::new(0),
             config,
             offset: AtomicI64::new(0),
@@ -451,7 +466,7 @@ impl PgStore {
         self.offset.fetch_add(ns, Ordering::SeqCst);
     }
 
-    fn client(&self) -> Result<parking_lot::MutexGuard<'_, postgres::Client>, StoreError> {
+    fn client(&self) -> Result<parking_lot::MutexGuard<'_, Pooled>, StoreError> {
         let n = self.clients.len();
         if n == 0 {
             return Err(StoreError::NoConnection);
@@ -504,6 +519,17 @@ impl PgStore {
         phase: &str,
         data: &[u8],
     ) -> Result<(), StoreError> {
+        self.checkpoint_with(client, &PLAIN_SQL, attempt, phase, data)
+    }
+
+    fn checkpoint_with<Q: ToStatement + ?Sized>(
+        &self,
+        client: &mut impl GenericClient,
+        sql: &WriteSql<'_, Q>,
+        attempt: &Attempt,
+        phase: &str,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
         check_phase(phase)?;
         let max = self.config.max_response_bytes();
         if data.len() > max {
@@ -518,11 +544,11 @@ impl PgStore {
         crash_point("idempotency.checkpoint.before");
         let epoch = int(attempt.epoch().get());
         let n = client.execute(
-            CHECKPOINT,
+            sql.checkpoint,
             &[&p.offset, &phase, &data, &p.ttl, &scope, &key, &epoch],
         )?;
         if n == 0 {
-            return Err(stale_error(client, attempt, p.offset));
+            return Err(stale_error_with(client, sql.select_row, attempt, p.offset));
         }
         crash_point("idempotency.checkpoint.after");
         Ok(())
@@ -556,6 +582,16 @@ impl PgStore {
         attempt: &Attempt,
         outcome: Outcome,
     ) -> Result<(), StoreError> {
+        self.complete_with(client, &PLAIN_SQL, attempt, outcome)
+    }
+
+    fn complete_with<Q: ToStatement + ?Sized>(
+        &self,
+        client: &mut impl GenericClient,
+        sql: &WriteSql<'_, Q>,
+        attempt: &Attempt,
+        outcome: Outcome,
+    ) -> Result<(), StoreError> {
         let max = self.config.max_response_bytes();
         if outcome.response_len() > max {
             return Err(StoreError::ResponseTooLarge {
@@ -577,26 +613,26 @@ impl PgStore {
                 };
                 let body: &[u8] = response;
                 client.execute(
-                    COMPLETE_TERMINAL,
+                    sql.complete_terminal,
                     &[&p.offset, &state, &body, &p.retention, &scope, &key, &epoch],
                 )?
             }
             Outcome::FailedRetryable => client.execute(
-                COMPLETE_RELEASE,
+                sql.complete_release,
                 &[&p.offset, &p.retention, &scope, &key, &epoch],
             )?,
         };
         if n == 0 {
-            return Err(stale_error(client, attempt, p.offset));
+            return Err(stale_error_with(client, sql.select_row, attempt, p.offset));
         }
         crash_point("idempotency.complete.after");
         Ok(())
     }
 }
 
-fn read_row(
+fn read_row<Q: ToStatement + ?Sized>(
     client: &mut impl GenericClient,
-    sql: &str,
+    sql: &Q,
     scope: &str,
     key: &str,
     offset: i64,
@@ -607,13 +643,78 @@ fn read_row(
         .transpose()
 }
 
-fn stale_error(client: &mut impl GenericClient, attempt: &Attempt, offset: i64) -> StoreError {
+fn stale_error_with<Q: ToStatement + ?Sized>(
+    client: &mut impl GenericClient,
+    select: &Q,
+    attempt: &Attempt,
+    offset: i64,
+) -> StoreError {
     let (scope, key) = (attempt.scope(), attempt.key());
-    match read_row(client, SELECT_ROW, scope, key, offset) {
+    match read_row(client, select, scope, key, offset) {
         Ok(row) => stale(scope, key, attempt.epoch(), row.as_ref().map(|(r, _)| r)),
         Err(e) => e,
     }
 }
+
+/// The store's statements, prepared once per pooled connection.
+struct Stmts {
+    insert_new: Statement,
+    select_for_update: Statement,
+    select_row: Statement,
+    update_fresh: Statement,
+    update_takeover: Statement,
+    checkpoint: Statement,
+    complete_terminal: Statement,
+    complete_release: Statement,
+    reap: Statement,
+}
+
+impl Stmts {
+    fn prepare(client: &mut postgres::Client) -> Result<Self, StoreError> {
+        Ok(Self {
+            insert_new: client.prepare(INSERT_NEW)?,
+            select_for_update: client.prepare(SELECT_FOR_UPDATE)?,
+            select_row: client.prepare(SELECT_ROW)?,
+            update_fresh: client.prepare(UPDATE_FRESH)?,
+            update_takeover: client.prepare(UPDATE_TAKEOVER)?,
+            checkpoint: client.prepare(CHECKPOINT)?,
+            complete_terminal: client.prepare(COMPLETE_TERMINAL)?,
+            complete_release: client.prepare(COMPLETE_RELEASE)?,
+            reap: client.prepare(REAP)?,
+        })
+    }
+
+    fn write_sql(&self) -> WriteSql<'_, Statement> {
+        WriteSql {
+            checkpoint: &self.checkpoint,
+            complete_terminal: &self.complete_terminal,
+            complete_release: &self.complete_release,
+            select_row: &self.select_row,
+        }
+    }
+}
+
+/// One pooled connection with its prepared statements.
+struct Pooled {
+    client: postgres::Client,
+    stmts: Stmts,
+}
+
+/// The statements a checkpoint or completion uses: prepared on the store's own connections,
+/// plain SQL on a caller's transaction.
+struct WriteSql<'a, Q: ?Sized> {
+    checkpoint: &'a Q,
+    complete_terminal: &'a Q,
+    complete_release: &'a Q,
+    select_row: &'a Q,
+}
+
+const PLAIN_SQL: WriteSql<'static, str> = WriteSql {
+    checkpoint: CHECKPOINT,
+    complete_terminal: COMPLETE_TERMINAL,
+    complete_release: COMPLETE_RELEASE,
+    select_row: SELECT_ROW,
+};
 
 impl IdempotencyStore for PgStore {
     fn begin(
@@ -626,17 +727,18 @@ impl IdempotencyStore for PgStore {
         let p = self.params();
         let fp: &[u8] = fingerprint.as_bytes();
         crash_point("idempotency.begin.before");
-        let mut client = self.client()?;
+        let mut pooled = self.client()?;
+        let Pooled { client, stmts } = &mut *pooled;
         let answer = loop {
             let n = client.execute(
-                INSERT_NEW,
+                &stmts.insert_new,
                 &[&p.offset, &scope, &key, &fp, &p.ttl, &p.retention],
             )?;
             if n == 1 {
                 break Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None));
             }
             let mut tx = client.transaction()?;
-            let row = read_row(&mut tx, SELECT_FOR_UPDATE, scope, key, p.offset)?;
+            let row = read_row(&mut tx, &stmts.select_for_update, scope, key, p.offset)?;
             let (answer, write, now) =
                 plan(row, fingerprint, self.config.lock_ttl_nanos(), scope, key)?;
             let epoch = match write {
@@ -655,37 +757,40 @@ impl IdempotencyStore for PgStore {
             let expires_at = int(now.saturating_add(self.config.retention_nanos()));
             match write {
                 Write::Fresh(_) => tx.execute(
-                    UPDATE_FRESH,
+                    &stmts.update_fresh,
                     &[&fp, &epoch, &lock_until, &expires_at, &scope, &key],
                 )?,
                 _ => tx.execute(
-                    UPDATE_TAKEOVER,
+                    &stmts.update_takeover,
                     &[&epoch, &lock_until, &expires_at, &scope, &key],
                 )?,
             };
             tx.commit()?;
             break answer;
         };
-        drop(client);
+        drop(pooled);
         crash_point("idempotency.begin.after");
         Ok(answer)
     }
 
     fn checkpoint(&self, attempt: &Attempt, phase: &str, data: &[u8]) -> Result<(), StoreError> {
-        let mut client = self.client()?;
-        self.checkpoint_in(&mut *client, attempt, phase, data)
+        let mut pooled = self.client()?;
+        let Pooled { client, stmts } = &mut *pooled;
+        self.checkpoint_with(client, &stmts.write_sql(), attempt, phase, data)
     }
 
     fn complete(&self, attempt: &Attempt, outcome: Outcome) -> Result<(), StoreError> {
-        let mut client = self.client()?;
-        self.complete_in(&mut *client, attempt, outcome)
+        let mut pooled = self.client()?;
+        let Pooled { client, stmts } = &mut *pooled;
+        self.complete_with(client, &stmts.write_sql(), attempt, outcome)
     }
 
     fn get(&self, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
         check_key(scope, key)?;
         let offset = self.offset.load(Ordering::SeqCst);
-        let mut client = self.client()?;
-        let row = read_row(&mut *client, SELECT_ROW, scope, key, offset)?;
+        let mut pooled = self.client()?;
+        let Pooled { client, stmts } = &mut *pooled;
+        let row = read_row(client, &stmts.select_row, scope, key, offset)?;
         let ttl = self.config.lock_ttl_nanos();
         Ok(row
             .filter(|(r, now)| !r.expired(*now, *now, ttl))
@@ -695,8 +800,9 @@ impl IdempotencyStore for PgStore {
     fn reap(&self, max: usize) -> Result<usize, StoreError> {
         let p = self.params();
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let mut client = self.client()?;
-        let n = client.execute(REAP, &[&p.offset, &p.ttl, &limit])?;
+        let mut pooled = self.client()?;
+        let Pooled { client, stmts } = &mut *pooled;
+        let n = client.execute(&stmts.reap, &[&p.offset, &p.ttl, &limit])?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 

@@ -50,6 +50,11 @@ use crate::types::{
     Attempt, Begin, Fingerprint, Outcome, Record, RecoveryPoint, State, StoreConfig, check_key,
 };
 
+/// The rusqlite this crate links: pass its `Connection`s and `Transaction`s to
+/// [`SqliteStore::checkpoint_in`] and [`SqliteStore::complete_in`] (a different rusqlite
+/// version in the caller's build would be a different type).
+pub use rusqlite;
+
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
