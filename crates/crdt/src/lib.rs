@@ -109,6 +109,11 @@
 
 mod sync;
 
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod antientropy;
 mod causal;
 mod chunkmap;
