@@ -10,13 +10,28 @@
 //! without touching the dependency. After the open interval it turns *half-open* and lets a
 //! bounded number of probe calls through. Under the consecutive-failures rule the first failed
 //! probe reopens it and it closes once every probe has succeeded; under the failure-rate rule
-//! it decides as resilience4j does, once all the permitted probes have completed: it reopens
-//! if their failure rate is at or above the threshold and closes otherwise. Each reopening
-//! doubles the open interval (up to a maximum), so a dependency that stays down is probed
-//! less and less often. Every transition is counted and can be observed with a
-//! callback.
+//! it decides as resilience4j does, once `min(min_calls, probes)` probes have completed: it
+//! reopens if their failure rate (or slow-call rate) is at or above its threshold and closes
+//! otherwise. Each reopening doubles the open interval (up to a maximum), so a dependency that
+//! stays down is probed less and less often. Every transition is counted and can be observed
+//! with a callback.
+//!
+//! # Slow calls
+//!
+//! A dependency that answers, but slowly, is as unhealthy as one that fails: callers pile up
+//! behind it. With [`BreakerConfig::with_slow_calls`] a failure-rate breaker also keeps
+//! resilience4j's *slow-call rate*: a call that took longer than the duration threshold
+//! (from [`CircuitBreaker::try_acquire`] to its outcome, on the breaker's clock) counts as slow
+//! whether it succeeded or failed, and the breaker opens when, once the window holds the
+//! minimum number of calls, either the failure rate or the slow-call rate is at or above its
+//! own threshold. Half-open probes are judged by the same two rates. As in resilience4j
+//! (`slowCallDurationThreshold`, `slowCallRateThreshold`), "slower than" is strict: a call
+//! of exactly the threshold is not slow. Where we differ on purpose: resilience4j tracks slow
+//! calls by default (60 s, 100%); here they are off until configured, and they need a
+//! failure-rate rule (a window of calls), not [`TripRule::ConsecutiveFailures`].
 
 use core::fmt;
+use core::num::NonZeroU64;
 use core::time::Duration;
 
 use quorate_clocks::MonotonicClock;
@@ -77,7 +92,7 @@ pub enum TripRule {
     },
 }
 
-/// The largest count-based window (its outcomes are kept one bit each: 128 KiB).
+/// The largest count-based window (its outcomes are kept one bit each, two with slow calls: 128 or 256 KiB).
 const MAX_WINDOW_CALLS: u32 = 1 << 20;
 
 impl TripRule {
@@ -177,6 +192,22 @@ pub struct BreakerConfig {
     open_base: u64,
     open_max: u64,
     probes: u32,
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    slow: Option<SlowCalls>,
+}
+
+/// resilience4j's slow-call rule: calls slower than `nanos` count as slow; the breaker opens
+/// when their share reaches `threshold_ppm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct SlowCalls {
+    /// A call strictly longer than this is slow (at least 1 ns).
+    nanos: u64,
+    /// Slow-call rate threshold in parts per million (1 to 1 000 000).
+    threshold_ppm: u32,
 }
 
 /// The deserialized form of a [`BreakerConfig`], validated by `TryFrom`.
@@ -187,18 +218,24 @@ struct ConfigRepr {
     open_base: u64,
     open_max: u64,
     probes: u32,
+    #[serde(default)]
+    slow: Option<SlowCalls>,
 }
 
 #[cfg(feature = "serde")]
 impl TryFrom<ConfigRepr> for BreakerConfig {
     type Error = ConfigError;
     fn try_from(r: ConfigRepr) -> Result<Self, ConfigError> {
-        Self::new(
+        let cfg = Self::new(
             r.rule,
             Duration::from_nanos(r.open_base),
             Duration::from_nanos(r.open_max),
             r.probes,
-        )
+        )?;
+        match r.slow {
+            None => Ok(cfg),
+            Some(s) => cfg.with_slow_calls_ppm(s.nanos, s.threshold_ppm),
+        }
     }
 }
 
@@ -206,9 +243,11 @@ impl BreakerConfig {
     /// Trip by `rule`; stay open `open_base` at first, doubling on each failed probe round up to
     /// `open_max`; allow `probes` concurrent half-open probes. Under
     /// [`TripRule::ConsecutiveFailures`] all probes must succeed (the first failure reopens);
-    /// under [`TripRule::FailureRate`] the breaker decides once all `probes` have completed,
-    /// reopening if their failure rate is at or above the threshold (resilience4j's
-    /// `permittedNumberOfCallsInHalfOpenState`).
+    /// under the failure-rate rules the breaker decides once `min(min_calls, probes)` probes
+    /// have completed (all of them when `min_calls >= probes`), reopening if their failure rate
+    /// (or slow-call rate) is at or above its threshold: resilience4j's
+    /// `permittedNumberOfCallsInHalfOpenState`, whose window takes the smaller of the two as
+    /// its minimum number of calls.
     ///
     /// # Errors
     ///
@@ -285,7 +324,104 @@ impl BreakerConfig {
             open_base,
             open_max,
             probes,
+            slow: None,
         })
+    }
+
+    /// Also opens on resilience4j's slow-call rate: a call that takes longer than
+    /// `slower_than` counts as slow, succeeded or failed, and the breaker opens when the
+    /// share of slow calls in the window reaches `threshold` (0 < threshold ≤ 1) once the
+    /// window holds its minimum number of calls, beside (not instead of) the failure-rate
+    /// test. Half-open probes are judged by both rates as well (`slowCallDurationThreshold`
+    /// and `slowCallRateThreshold`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] for a zero duration (resilience4j: at least 1 ns);
+    /// [`ConfigError::OutOfRange`] for a NaN or out-of-range threshold, or when the trip rule
+    /// is [`TripRule::ConsecutiveFailures`] (a slow-call rate needs a window of calls);
+    /// [`ConfigError::DurationTooLarge`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use quorate_clocks::ManualClock;
+    /// use quorate_retry::{BreakerConfig, BreakerState, CircuitBreaker, TripRule};
+    ///
+    /// // Open when half of the last 4 calls failed, or when half of them took over 2 s.
+    /// let rule = TripRule::failure_rate_count(0.5, 4, 4)?;
+    /// let cfg = BreakerConfig::new(rule, Duration::from_secs(5), Duration::from_secs(60), 1)?
+    ///     .with_slow_calls(Duration::from_secs(2), 0.5)?;
+    /// let clock = ManualClock::new(0);
+    /// let breaker = CircuitBreaker::new(cfg, clock.clone());
+    /// for took in [3, 0, 3, 0] {
+    ///     let permit = breaker.try_acquire()?;
+    ///     clock.advance(Duration::from_secs(took));
+    ///     breaker.on_success(permit); // every call succeeded...
+    /// }
+    /// assert_eq!(breaker.state(), BreakerState::Open); // ...but half of them were slow
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_slow_calls(
+        self,
+        slower_than: Duration,
+        threshold: f64,
+    ) -> Result<Self, ConfigError> {
+        let t = crate::error::fixed(threshold, 0.0, 1.0, 1e6, "slow call rate threshold")?;
+        self.with_slow_calls_ppm(nanos(slower_than)?, u32::try_from(t).unwrap_or(0))
+    }
+
+    fn with_slow_calls_ppm(mut self, nanos: u64, threshold_ppm: u32) -> Result<Self, ConfigError> {
+        if nanos == 0 {
+            return Err(ConfigError::Zero {
+                what: "slow call duration",
+            });
+        }
+        if threshold_ppm == 0 || threshold_ppm > 1_000_000 {
+            return Err(ConfigError::OutOfRange {
+                what: "slow call rate threshold",
+            });
+        }
+        if let TripRule::ConsecutiveFailures(_) = self.rule {
+            return Err(ConfigError::OutOfRange {
+                what: "slow calls with a consecutive-failures rule",
+            });
+        }
+        self.slow = Some(SlowCalls {
+            nanos,
+            threshold_ppm,
+        });
+        Ok(self)
+    }
+
+    /// The slow-call duration threshold, when slow calls are tracked.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use quorate_retry::{BreakerConfig, TripRule};
+    /// let cfg = BreakerConfig::new(TripRule::failure_rate_count(0.5, 10, 10)?, Duration::from_secs(1), Duration::from_secs(1), 1)?;
+    /// assert_eq!(cfg.slow_call_duration(), None);
+    /// let cfg = cfg.with_slow_calls(Duration::from_secs(4), 0.5)?;
+    /// assert_eq!(cfg.slow_call_duration(), Some(Duration::from_secs(4)));
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn slow_call_duration(&self) -> Option<Duration> {
+        self.slow.map(|s| Duration::from_nanos(s.nanos))
+    }
+
+    /// The slow-call rate threshold (0 < t ≤ 1), when slow calls are tracked.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use quorate_retry::{BreakerConfig, TripRule};
+    /// let cfg = BreakerConfig::new(TripRule::failure_rate_count(0.5, 10, 10)?, Duration::from_secs(1), Duration::from_secs(1), 1)?
+    ///     .with_slow_calls(Duration::from_secs(4), 0.25)?;
+    /// assert_eq!(cfg.slow_call_rate_threshold(), Some(0.25));
+    /// # Ok::<(), quorate_retry::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn slow_call_rate_threshold(&self) -> Option<f64> {
+        self.slow.map(|s| f64::from(s.threshold_ppm) / 1e6)
     }
 }
 
@@ -323,6 +459,9 @@ pub struct BreakerStats {
     pub closed: u64,
     /// Calls rejected without reaching the dependency.
     pub rejected: u64,
+    /// Calls recorded as slow (slower than the configured slow-call duration, succeeded or
+    /// failed); always 0 when slow calls are not tracked.
+    pub slow_calls: u64,
 }
 
 /// The breaker refused a call (open, or half-open with every probe slot taken).
@@ -350,8 +489,29 @@ pub struct BreakerOpen;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[must_use = "report the call's outcome with on_success or on_failure"]
 pub struct Permit {
-    probe: bool,
-    generation: u64,
+    /// `generation << 2 | 2 | probe`: never zero, so `Result<Permit, BreakerOpen>` stays two
+    /// words and is returned in registers.
+    tag: NonZeroU64,
+    /// When the call was admitted (the breaker's clock): the start of its duration.
+    started: u64,
+}
+
+/// Generations wrap at 2^62 so that they fit in a permit's tag beside its two flag bits.
+const GENERATION_MASK: u64 = u64::MAX >> 2;
+
+impl Permit {
+    fn new(generation: u64, probe: bool, started: u64) -> Self {
+        Self {
+            // Bit 1 is always set, so the value is never zero.
+            tag: NonZeroU64::new(generation << 2 | 2 | u64::from(probe)).unwrap_or(NonZeroU64::MAX),
+            started,
+        }
+    }
+
+    /// The breaker generation the permit was issued in.
+    const fn generation(&self) -> u64 {
+        self.tag.get() >> 2
+    }
 }
 
 impl Permit {
@@ -367,42 +527,67 @@ impl Permit {
     /// ```
     #[must_use]
     pub const fn is_probe(&self) -> bool {
-        self.probe
+        self.tag.get() & 1 == 1
     }
 }
 
 const BUCKETS: usize = 10;
 
-/// The outcomes of the last `cap` calls, one bit each.
+/// The outcomes of the last `cap` calls, one bit each, and whether each was slow, one bit
+/// each, when slow calls are tracked.
 #[derive(Debug, Default)]
 struct CallRing {
     bits: Vec<u64>,
+    /// Empty unless slow calls are tracked.
+    slow_bits: Vec<u64>,
     cap: u32,
     len: u32,
     next: u32,
     fails: u32,
+    slows: u32,
+}
+
+/// Sets bit `bit` of `w` to `on`; returns the bit it replaced.
+fn replace_bit(w: &mut u64, bit: u32, on: bool) -> bool {
+    let old = *w >> bit & 1 == 1;
+    *w = (*w & !(1 << bit)) | (u64::from(on) << bit);
+    old
 }
 
 impl CallRing {
-    fn new(cap: u32) -> Self {
+    fn new(cap: u32, track_slow: bool) -> Self {
+        let words = cap.div_ceil(64) as usize;
         Self {
-            bits: vec![0; cap.div_ceil(64) as usize],
+            bits: vec![0; words],
+            slow_bits: if track_slow {
+                vec![0; words]
+            } else {
+                Vec::new()
+            },
             cap,
             len: 0,
             next: 0,
             fails: 0,
+            slows: 0,
         }
     }
 
-    /// Records one outcome, evicting the oldest once full; returns `(calls, failures)`.
-    fn push(&mut self, failed: bool) -> (u32, u32) {
+    /// Records one outcome, evicting the oldest once full; returns `(calls, failures, slow)`.
+    #[inline]
+    fn push(&mut self, failed: bool, slow: bool) -> (u32, u32, u32) {
         let (word, bit) = ((self.next / 64) as usize, self.next % 64);
         if let Some(w) = self.bits.get_mut(word) {
-            if self.len == self.cap && *w >> bit & 1 == 1 {
+            // A slot not yet used (or cleared) holds 0, so evicting it subtracts nothing.
+            if replace_bit(w, bit, failed) {
                 self.fails -= 1;
             }
-            *w = (*w & !(1 << bit)) | (u64::from(failed) << bit);
             self.fails += u32::from(failed);
+            if let Some(w) = self.slow_bits.get_mut(word) {
+                if replace_bit(w, bit, slow) {
+                    self.slows -= 1;
+                }
+                self.slows += u32::from(slow);
+            }
             self.len = (self.len + 1).min(self.cap);
             self.next = if self.next + 1 == self.cap {
                 0
@@ -410,14 +595,18 @@ impl CallRing {
                 self.next + 1
             };
         }
-        (self.len, self.fails)
+        (self.len, self.fails, self.slows)
     }
 
     fn clear(&mut self) {
         self.bits.fill(0);
-        (self.len, self.next, self.fails) = (0, 0, 0);
+        self.slow_bits.fill(0);
+        (self.len, self.next, self.fails, self.slows) = (0, 0, 0, 0);
     }
 }
+
+/// Empty time buckets: (window number, calls, failures).
+const NO_BUCKETS: [(u64, u32, u32); BUCKETS] = [(u64::MAX, 0, 0); BUCKETS];
 
 #[derive(Debug)]
 struct Inner {
@@ -425,16 +614,39 @@ struct Inner {
     /// Bumped on every transition: outcomes of permits from an earlier state are ignored.
     generation: u64,
     consecutive: u32,
-    /// (bucket window number, calls, failures).
+    /// (bucket window number, calls, failures, slow calls).
     buckets: [(u64, u32, u32); BUCKETS],
-    /// The count-based window: one bit per call (1 = failed), a ring.
+    /// Slow calls per time bucket (kept apart so that a breaker without slow-call tracking
+    /// scans the same 16-byte buckets as before).
+    slow_buckets: [u32; BUCKETS],
+    /// The count-based window: one bit per call (1 = failed), one more (1 = slow) when slow
+    /// calls are tracked, a ring.
     ring: CallRing,
     open_until: u64,
     open_interval: u64,
     probes_out: u32,
     probes_ok: u32,
     probes_failed: u32,
+    probes_slow: u32,
     stats: BreakerStats,
+}
+
+impl Inner {
+    /// Counts a call in the slow count of time bucket `i` (window number `w`); returns the
+    /// slow calls in the live buckets. Out of line (and marked cold) so that a breaker without
+    /// slow-call tracking runs the same instructions as before it existed.
+    #[cold]
+    fn slow_windowed(&mut self, i: usize, w: u64, slow: bool) -> u64 {
+        if let Some(s) = self.slow_buckets.get_mut(i) {
+            *s = s.saturating_add(u32::from(slow));
+        }
+        self.buckets
+            .iter()
+            .zip(self.slow_buckets)
+            .filter(|(b, _)| b.0 != u64::MAX && w.wrapping_sub(b.0) < BUCKETS as u64)
+            .map(|(_, s)| u64::from(s))
+            .sum()
+    }
 }
 
 type Observer = Box<dyn Fn(Transition) + Send + Sync>;
@@ -499,9 +711,12 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 state: BreakerState::Closed,
                 generation: 0,
                 consecutive: 0,
-                buckets: [(u64::MAX, 0, 0); BUCKETS],
+                buckets: NO_BUCKETS,
+                slow_buckets: [0; BUCKETS],
                 ring: match config.rule {
-                    TripRule::FailureRateCount { window_calls, .. } => CallRing::new(window_calls),
+                    TripRule::FailureRateCount { window_calls, .. } => {
+                        CallRing::new(window_calls, config.slow.is_some())
+                    }
                     _ => CallRing::default(),
                 },
                 open_until: 0,
@@ -509,6 +724,7 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 probes_out: 0,
                 probes_ok: 0,
                 probes_failed: 0,
+                probes_slow: 0,
                 stats: BreakerStats::default(),
             }),
             observer: None,
@@ -572,7 +788,7 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
     fn transition(&self, g: &mut Inner, to: BreakerState, now: u64) {
         let from = g.state;
         g.state = to;
-        g.generation = g.generation.wrapping_add(1);
+        g.generation = g.generation.wrapping_add(1) & GENERATION_MASK;
         match to {
             BreakerState::Open => {
                 g.stats.opened += 1;
@@ -583,11 +799,13 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 g.probes_out = 0;
                 g.probes_ok = 0;
                 g.probes_failed = 0;
+                g.probes_slow = 0;
             }
             BreakerState::Closed => {
                 g.stats.closed += 1;
                 g.consecutive = 0;
-                g.buckets = [(u64::MAX, 0, 0); BUCKETS];
+                g.buckets = NO_BUCKETS;
+                g.slow_buckets = [0; BUCKETS];
                 g.ring.clear();
                 g.open_interval = self.config.open_base;
             }
@@ -628,16 +846,10 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
         let mut g = lock(&self.inner);
         self.tick(&mut g, now);
         match g.state {
-            BreakerState::Closed => Ok(Permit {
-                probe: false,
-                generation: g.generation,
-            }),
+            BreakerState::Closed => Ok(Permit::new(g.generation, false, now)),
             BreakerState::HalfOpen if g.probes_out < self.config.probes => {
                 g.probes_out += 1;
-                Ok(Permit {
-                    probe: true,
-                    generation: g.generation,
-                })
+                Ok(Permit::new(g.generation, true, now))
             }
             _ => {
                 g.stats.rejected += 1;
@@ -695,17 +907,39 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
     /// ```
     pub fn release(&self, permit: Permit) {
         let mut g = lock(&self.inner);
-        if permit.probe && permit.generation == g.generation && g.state == BreakerState::HalfOpen {
+        if permit.is_probe()
+            && permit.generation() == g.generation
+            && g.state == BreakerState::HalfOpen
+        {
             g.probes_out = g.probes_out.saturating_sub(1);
         }
+    }
+
+    /// Whether `calls` outcomes with `fails` failures and `slow` slow calls reach a threshold:
+    /// the failure rate `threshold_ppm`, or the slow-call rate when slow calls are tracked.
+    fn rates_reached(&self, calls: u64, fails: u64, slow: u64, threshold_ppm: u32) -> bool {
+        fails * 1_000_000 >= calls * u64::from(threshold_ppm)
+            || self
+                .config
+                .slow
+                .is_some_and(|s| slow * 1_000_000 >= calls * u64::from(s.threshold_ppm))
     }
 
     fn record(&self, permit: Permit, failed: bool) {
         let now = self.clock.now_nanos();
         let mut g = lock(&self.inner);
-        if permit.generation != g.generation {
+        if permit.generation() != g.generation {
             return; // a call admitted under an earlier state: its news is stale
         }
+        // resilience4j: slower than the threshold (strictly) is slow, whatever the outcome.
+        let slow = match self.config.slow {
+            None => false,
+            Some(s) => {
+                let slow = now.saturating_sub(permit.started) > s.nanos;
+                g.stats.slow_calls += u64::from(slow);
+                slow
+            }
+        };
         match g.state {
             BreakerState::Closed => {
                 g.consecutive = if failed {
@@ -722,31 +956,43 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                     } => {
                         let width = (window_nanos / BUCKETS as u64).max(1);
                         let w = now / width;
-                        let b = &mut g.buckets[(w % BUCKETS as u64) as usize];
+                        let i = (w % BUCKETS as u64) as usize;
+                        let inner: &mut Inner = &mut g;
+                        let b = &mut inner.buckets[i];
                         if b.0 != w {
                             *b = (w, 0, 0);
+                            inner.slow_buckets[i] = 0;
                         }
                         b.1 = b.1.saturating_add(1);
                         b.2 = b.2.saturating_add(u32::from(failed));
-                        let (calls, fails) = g
+                        let (calls, fails) = inner
                             .buckets
                             .iter()
                             .filter(|b| b.0 != u64::MAX && w.wrapping_sub(b.0) < BUCKETS as u64)
                             .fold((0u64, 0u64), |(c, f), b| {
                                 (c + u64::from(b.1), f + u64::from(b.2))
                             });
+                        let slows = if self.config.slow.is_some() {
+                            inner.slow_windowed(i, w, slow)
+                        } else {
+                            0
+                        };
                         calls >= u64::from(min_calls)
-                            && fails * 1_000_000 >= calls * u64::from(threshold_ppm)
+                            && self.rates_reached(calls, fails, slows, threshold_ppm)
                     }
                     TripRule::FailureRateCount {
                         threshold_ppm,
                         window_calls,
                         min_calls,
                     } => {
-                        let (calls, fails) = g.ring.push(failed);
+                        let (calls, fails, slows) = g.ring.push(failed, slow);
                         calls >= min_calls.min(window_calls)
-                            && u64::from(fails) * 1_000_000
-                                >= u64::from(calls) * u64::from(threshold_ppm)
+                            && self.rates_reached(
+                                u64::from(calls),
+                                u64::from(fails),
+                                u64::from(slows),
+                                threshold_ppm,
+                            )
                     }
                 };
                 if trip {
@@ -759,6 +1005,7 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                 } else {
                     g.probes_ok = g.probes_ok.saturating_add(1);
                 }
+                g.probes_slow = g.probes_slow.saturating_add(u32::from(slow));
                 let reopen = match self.config.rule {
                     // Any failed probe reopens at once; all probes succeeding closes.
                     TripRule::ConsecutiveFailures(_) => {
@@ -768,14 +1015,28 @@ impl<C: MonotonicClock> CircuitBreaker<C> {
                             (g.probes_ok >= self.config.probes).then_some(false)
                         }
                     }
-                    // resilience4j: decide once every permitted call has completed, reopening
-                    // when their failure rate is at or above the threshold.
-                    TripRule::FailureRate { threshold_ppm, .. }
-                    | TripRule::FailureRateCount { threshold_ppm, .. } => {
+                    // resilience4j: the permitted calls form a count-based window whose
+                    // minimum is min(min_calls, probes); once that many have completed it
+                    // reopens when either rate is at or above its threshold, else closes.
+                    TripRule::FailureRate {
+                        threshold_ppm,
+                        min_calls,
+                        ..
+                    }
+                    | TripRule::FailureRateCount {
+                        threshold_ppm,
+                        min_calls,
+                        ..
+                    } => {
                         let done = u64::from(g.probes_ok) + u64::from(g.probes_failed);
-                        (done >= u64::from(self.config.probes)).then(|| {
-                            u64::from(g.probes_failed) * 1_000_000
-                                >= done * u64::from(threshold_ppm)
+                        let needed = min_calls.min(self.config.probes);
+                        (done >= u64::from(needed)).then(|| {
+                            self.rates_reached(
+                                done,
+                                u64::from(g.probes_failed),
+                                u64::from(g.probes_slow),
+                                threshold_ppm,
+                            )
                         })
                     }
                 };

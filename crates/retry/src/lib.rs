@@ -8,7 +8,7 @@
 //! each cause: jitter that breaks lock step and never exceeds its cap, budgets that bound
 //! retries to a share of the traffic, outcome classes that refuse to repeat a non-idempotent
 //! operation after an ambiguous failure, a planner that never plans past the deadline, and a
-//! breaker that stops calling a dependency that is down.
+//! breaker that stops calling a dependency that is down or too slow.
 //!
 //! # Which type when
 //!
@@ -20,7 +20,7 @@
 //! | say what an error means | implement [`Classify`] → [`OutcomeClass`] |
 //! | drive retries from your own loop or state machine | [`RetryPlanner`] (sans-IO) |
 //! | control time and sleeping | [`Retry`] with any [`quorate_clocks::MonotonicClock`] and [`Sleeper`] |
-//! | stop calling a dead dependency | [`CircuitBreaker`], alone or in [`Retry::with_breaker`] |
+//! | stop calling a dead (or slow) dependency | [`CircuitBreaker`], alone or in [`Retry::with_breaker`]; slow-call rate with [`BreakerConfig::with_slow_calls`] |
 //! | see why it matters | [`sim`] and `examples/retry_storm.rs` |
 //!
 //! # Example

@@ -38,3 +38,47 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// With slow-call tracking, the count-based breaker trips exactly when the model's window
+    /// of the last N (failed, slow) outcomes reaches either threshold, a call being slow when
+    /// it took strictly longer than the duration threshold (resilience4j's rule).
+    #[test]
+    fn count_window_with_slow_calls_trips_exactly_when_the_model_does(
+        window in 1u32..20,
+        min_calls in 1u32..30,
+        threshold_pct in 1u32..=100,
+        slow_pct in 1u32..=100,
+        slow_ms in 1u64..50,
+        calls in proptest::collection::vec((any::<bool>(), 0u64..100), 1..200),
+    ) {
+        let rule = TripRule::failure_rate_count(f64::from(threshold_pct) / 100.0, window, min_calls).unwrap();
+        let s = Duration::from_secs(1);
+        let cfg = BreakerConfig::new(rule, s, s, 1)
+            .unwrap()
+            .with_slow_calls(Duration::from_millis(slow_ms), f64::from(slow_pct) / 100.0)
+            .unwrap();
+        let clock = ManualClock::new(0);
+        let b = CircuitBreaker::new(cfg, clock.clone());
+        let mut model: VecDeque<(bool, bool)> = VecDeque::new();
+        for (failed, took_ms) in calls {
+            let p = b.try_acquire().unwrap();
+            clock.advance(Duration::from_millis(took_ms));
+            if failed { b.on_failure(p) } else { b.on_success(p) }
+            model.push_back((failed, took_ms > slow_ms));
+            if model.len() > window as usize {
+                model.pop_front();
+            }
+            let n = model.len() as u64;
+            let fails = model.iter().filter(|c| c.0).count() as u64;
+            let slow = model.iter().filter(|c| c.1).count() as u64;
+            let trip = n >= u64::from(min_calls.min(window))
+                && (fails * 100 >= n * u64::from(threshold_pct)
+                    || slow * 100 >= n * u64::from(slow_pct));
+            prop_assert_eq!(b.state() == BreakerState::Open, trip);
+            if trip {
+                break;
+            }
+        }
+    }
+}

@@ -100,3 +100,36 @@ fn count_based_rule_round_trips_and_is_bounded_on_deserialize() {
     v["rule"] = serde_json::json!({ "FailureRateCount": { "threshold_ppm": 500_000, "window_calls": u32::MAX, "min_calls": 5 } });
     assert!(serde_json::from_value::<BreakerConfig>(v).is_err());
 }
+
+#[test]
+fn slow_call_rule_round_trips_and_is_validated_on_deserialize() {
+    let plain = BreakerConfig::new(
+        TripRule::failure_rate_count(0.5, 100, 20).unwrap(),
+        Duration::from_secs(1),
+        Duration::from_secs(30),
+        3,
+    )
+    .unwrap();
+    // A configuration without slow calls serializes as before (no `slow` key).
+    let v = serde_json::to_value(plain).unwrap();
+    assert!(v.get("slow").is_none(), "{v}");
+    let cfg = plain.with_slow_calls(Duration::from_secs(4), 0.5).unwrap();
+    let json = serde_json::to_value(cfg).unwrap();
+    assert_eq!(
+        serde_json::from_value::<BreakerConfig>(json.clone()).unwrap(),
+        cfg
+    );
+    for bad in [
+        serde_json::json!({ "nanos": 0, "threshold_ppm": 500_000 }),
+        serde_json::json!({ "nanos": 5, "threshold_ppm": 0 }),
+        serde_json::json!({ "nanos": 5, "threshold_ppm": 1_000_001 }),
+    ] {
+        let mut v = json.clone();
+        v["slow"] = bad.clone();
+        assert!(serde_json::from_value::<BreakerConfig>(v).is_err(), "{bad}");
+    }
+    // Slow calls on a consecutive-failures rule are refused on deserialize too.
+    let mut v = json;
+    v["rule"] = serde_json::json!({ "ConsecutiveFailures": 3 });
+    assert!(serde_json::from_value::<BreakerConfig>(v).is_err());
+}
