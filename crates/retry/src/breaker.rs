@@ -333,7 +333,13 @@ impl BreakerConfig {
     /// share of slow calls in the window reaches `threshold` (0 < threshold ≤ 1) once the
     /// window holds its minimum number of calls, beside (not instead of) the failure-rate
     /// test. Half-open probes are judged by both rates as well (`slowCallDurationThreshold`
-    /// and `slowCallRateThreshold`).
+    /// and `slowCallRateThreshold`). A call's duration runs from its
+    /// [`try_acquire`](CircuitBreaker::try_acquire) to its outcome, on the breaker's clock, and
+    /// "longer than" is strict: a call of exactly `slower_than` is not slow.
+    ///
+    /// Where we differ on purpose: resilience4j tracks slow calls by default (60 s, 100%);
+    /// here they are off until this is called, and they need a failure-rate rule (a window of
+    /// calls), not [`TripRule::ConsecutiveFailures`].
     ///
     /// # Errors
     ///

@@ -90,7 +90,10 @@
 //! **Server pushback is a floor.** When the server says when to come back (`Retry-After`,
 //! `grpc-retry-pushback-ms`), the planner retries after exactly that delay, never earlier and
 //! never clamped to the backoff cap, then restarts the backoff (gRFC A6); if that time plus
-//! the attempt passes the deadline it gives up at once.
+//! the attempt passes the deadline it gives up at once. Where we differ on purpose: gRFC A6's
+//! "do not retry" pushback (a negative or unparseable `grpc-retry-pushback-ms`) is expressed
+//! by classifying the failure [`OutcomeClass::Fatal`], and without a deadline a pushback is
+//! honoured however long it is.
 //!
 //! # Features
 //!
@@ -116,6 +119,11 @@
 //!   cryptographic. Seeded runs ([`FastRng`]) are replayable.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod backoff;
 mod breaker;

@@ -534,9 +534,9 @@ impl<'a> RetryPlanner<'a> {
     ///
     /// The delay is the next backoff draw, or, when the failure carries server pushback
     /// ([`Classification::retry_after`]), exactly that pushback, uncapped, after which the
-    /// backoff restarts from its first delay (gRFC A6; see the [module docs](self)). A retry
-    /// whose delay plus attempt time would end past the deadline is refused with
-    /// [`GiveUpReason::DeadlineExceeded`].
+    /// backoff restarts from its first delay (gRFC A6). A retry whose delay plus attempt time
+    /// would end past the deadline is refused with [`GiveUpReason::DeadlineExceeded`]; without
+    /// a deadline a pushback is honoured however long it is.
     ///
     /// ```
     /// use std::time::Duration;
