@@ -8,10 +8,11 @@ use quorate_clocks::{Actor, Decode, DecodeError, Dot, VersionVector, get_len};
 
 use crate::codec::{
     ActorTable, Canonical, Digest, Sink, digest_of, impl_encode_via_canonical,
-    impl_serde_via_codec, put_len, read_actors, read_dot, read_header, tag, write_header,
+    impl_serde_via_codec, put_len, read_actor, read_actors, read_dot, read_header, tag,
+    write_header,
 };
 use crate::context::{CausalContext, DotView, Retirement};
-use crate::dotstore::{DotSeen, DotStore, JoinOpts, check_collisions, store_actors};
+use crate::dotstore::{DotSeen, DotStore, JoinOpts, Store, check_collisions, store_actors};
 use crate::error::RetireError;
 use crate::error::{ValidationError, dot_name, name};
 use crate::traits::{Crdt, DeltaCrdt};
@@ -35,27 +36,45 @@ use crate::wrap::EncodeStore;
 /// assert_eq!(s.as_causal().context().version_vector().get(&1), 1);
 /// # Ok::<(), quorate_clocks::CounterOverflow>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Causal<S, A> {
+#[derive(Clone, PartialEq, Eq)]
+pub struct Causal<S: DotStore<A>, A: Actor> {
     pub(crate) store: S,
     pub(crate) ctx: CausalContext<A>,
+    /// Removes with a context this replica has not fully seen (see `remove_with_context`):
+    /// per key, the version vector whose dots under that key are dropped when they arrive.
+    /// Sorted by key; an entry goes once the context covers its vector. Usually empty.
+    pub(crate) deferred: Deferred<S, A>,
 }
 
-impl<S: Default, A> Default for Causal<S, A> {
+/// Deferred removes: (key, covered dots) pairs, sorted by key.
+pub(crate) type Deferred<S, A> = Vec<(<S as Store<A>>::Key, VersionVector<A>)>;
+
+impl<S: DotStore<A> + std::hash::Hash, A: Actor> std::hash::Hash for Causal<S, A> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Deferred removes are left out: equal values still hash equally.
+        self.store.hash(state);
+        self.ctx.hash(state);
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> Default for Causal<S, A> {
     fn default() -> Self {
         Self {
             store: S::default(),
             ctx: CausalContext::default(),
+            deferred: Vec::new(),
         }
     }
 }
 
-impl<S: fmt::Debug, A: fmt::Debug> fmt::Debug for Causal<S, A> {
+impl<S: DotStore<A>, A: Actor> fmt::Debug for Causal<S, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Causal")
-            .field("store", &self.store)
-            .field("ctx", &self.ctx)
-            .finish()
+        let mut d = f.debug_struct("Causal");
+        d.field("store", &self.store).field("ctx", &self.ctx);
+        if !self.deferred.is_empty() {
+            d.field("deferred", &self.deferred);
+        }
+        d.finish()
     }
 }
 
@@ -75,7 +94,11 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     /// assert_eq!(err, ValidationError::DotNotInContext { dot: "1:5".into() });
     /// ```
     pub fn from_parts(store: S, ctx: CausalContext<A>) -> Result<Self, ValidationError> {
-        let c = Self { store, ctx };
+        let c = Self {
+            store,
+            ctx,
+            deferred: Vec::new(),
+        };
         c.validate()?;
         Ok(c)
     }
@@ -91,7 +114,11 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     /// assert!(c.validate().is_ok());
     /// ```
     pub fn new_unchecked(store: S, ctx: CausalContext<A>) -> Self {
-        Self { store, ctx }
+        Self {
+            store,
+            ctx,
+            deferred: Vec::new(),
+        }
     }
 }
 
@@ -163,6 +190,23 @@ fn check_peer_records<S: DotStore<A>, A: Actor>(
     Ok(())
 }
 
+/// `Err(RetiredActor)` when a peer's deferred removes name an actor this replica retired and
+/// the peer does not know it (a late message).
+fn check_peer_deferred<K, A: Actor>(
+    mine: &CausalContext<A>,
+    theirs: &CausalContext<A>,
+    deferred: &[(K, VersionVector<A>)],
+) -> Result<(), ValidationError> {
+    for r in mine.retired_list() {
+        if !theirs.is_retired(r.actor()) && deferred.iter().any(|(_, vv)| vv.get(r.actor()) > 0) {
+            return Err(ValidationError::RetiredActor {
+                actor: name(r.actor()),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// True when a value lacking some of `list` references one of the actors it retires.
 fn needs_rename<S: DotStore<A>, A: Actor>(
     list: &[Retirement<A>],
@@ -176,6 +220,56 @@ fn needs_rename<S: DotStore<A>, A: Actor>(
                 || keep.iter().any(|d| d.actor == *r.actor())
                 || store_mentions(store, r.actor()))
     })
+}
+
+/// Union of deferred removes: per key, the pointwise maximum of the vectors (the dots either
+/// remove covers).
+fn merge_deferred<K: Ord + Clone, A: Actor>(
+    into: &mut Vec<(K, VersionVector<A>)>,
+    other: &[(K, VersionVector<A>)],
+) {
+    for (k, vv) in other {
+        match into.binary_search_by(|(x, _)| x.cmp(k)) {
+            Ok(i) => {
+                if let Some((_, v)) = into.get_mut(i) {
+                    v.merge(vv);
+                }
+            }
+            Err(i) => into.insert(i, (k.clone(), vv.clone())),
+        }
+    }
+}
+
+/// Drops the retired actors' entries from deferred removes (retirement requires every replica
+/// to have seen all of their events, so those parts are applied already).
+fn strip_retired<K, A: Actor>(deferred: &mut Vec<(K, VersionVector<A>)>, ctx: &CausalContext<A>) {
+    if deferred.is_empty() || ctx.retired_list().is_empty() {
+        return;
+    }
+    for (_, vv) in deferred.iter_mut() {
+        for r in ctx.retired_list() {
+            vv.remove(r.actor());
+        }
+    }
+    deferred.retain(|(_, vv)| !vv.is_empty());
+}
+
+/// Checks the form of a deferred-remove list: keys strictly ascending, no empty vector, no
+/// retired actor.
+fn check_deferred_form<K: Ord + fmt::Debug, A: Actor>(
+    deferred: &[(K, VersionVector<A>)],
+    ctx: &CausalContext<A>,
+) -> Result<(), ValidationError> {
+    for (i, (k, vv)) in deferred.iter().enumerate() {
+        let prev_ok = i == 0 || deferred.get(i - 1).is_some_and(|(p, _)| p < k);
+        if !prev_ok || vv.is_empty() {
+            return Err(ValidationError::InvalidDeferredRemove { key: name(k) });
+        }
+        if let Some((a, _)) = vv.iter().find(|(a, _)| ctx.is_retired(a)) {
+            return Err(ValidationError::RetiredActor { actor: name(a) });
+        }
+    }
+    Ok(())
 }
 
 /// Applies the records of `list` that `ctx` lacks: renames the retired actors' dots in the
@@ -259,6 +353,7 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
             .ok_or(RetireError::Overflow)?;
         self.store.rename(&r);
         self.ctx.add_retirement(r);
+        strip_retired(&mut self.deferred, &self.ctx);
         Ok(())
     }
 
@@ -292,6 +387,56 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
         self.store
             .join_store(&self.ctx, &other.store, &other.ctx, STATE_OPTS);
         self.ctx.join(&other.ctx);
+        self.settle(&other.deferred);
+    }
+
+    /// Adds `incoming` deferred removes, applies every deferred remove to the store, and drops
+    /// those the context now covers in full (every dot they cover has arrived, and the context
+    /// alone keeps the removed ones out from now on). Free when both lists are empty.
+    fn settle(&mut self, incoming: &Deferred<S, A>) {
+        if incoming.is_empty() && self.deferred.is_empty() {
+            return;
+        }
+        merge_deferred(&mut self.deferred, incoming);
+        strip_retired(&mut self.deferred, &self.ctx);
+        for (k, vv) in &self.deferred {
+            self.store.drop_key_covered(k, vv);
+        }
+        let seen = self.ctx.version_vector();
+        self.deferred.retain(|(_, vv)| !seen.descends(vv));
+    }
+
+    /// The delta of removing what `seen` covers under `key`: the held dots it covers now, and
+    /// (when this replica has not seen all of `seen`) a deferred remove for the rest, dropped on
+    /// arrival wherever the delta goes. `hollow` is the key's store part (key hints).
+    pub(crate) fn remove_with_context_delta(
+        &self,
+        key: S::Key,
+        hollow: S,
+        mut held: Vec<Dot<A>>,
+        seen: &VersionVector<A>,
+    ) -> CausalDelta<S, A> {
+        held.retain(|d| seen.contains(d));
+        let dots = held;
+        let mut seen = seen.clone();
+        for r in self.ctx.retired_list() {
+            seen.remove(r.actor());
+        }
+        let deferred = if seen.is_empty() || self.ctx.version_vector().descends(&seen) {
+            Vec::new()
+        } else {
+            vec![(key, seen)]
+        };
+        if dots.is_empty() && deferred.is_empty() {
+            return CausalDelta::default();
+        }
+        CausalDelta {
+            store: hollow,
+            ctx: CausalContext::from_dots(dots),
+            keep: Vec::new(),
+            full: false,
+            deferred,
+        }
     }
 
     /// Brings `self` to the union of both record lists; `true` when `other` must be renamed.
@@ -310,7 +455,7 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     }
 }
 
-impl<S, A> Causal<S, A> {
+impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     /// The dot store.
     ///
     /// ```
@@ -356,7 +501,11 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
     }
 
     fn join_owned(&mut self, other: Self) {
-        let Self { mut store, mut ctx } = other;
+        let Self {
+            mut store,
+            mut ctx,
+            deferred,
+        } = other;
         if (!self.ctx.retired_list().is_empty() || !ctx.retired_list().is_empty())
             && self.adopt_records(&ctx, &store, &[])
         {
@@ -369,11 +518,13 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
         }
         self.store.join_store_owned(&self.ctx, store, &ctx);
         self.ctx.join(&ctx);
+        self.settle(&deferred);
     }
 
     fn validate_peer(&self, other: &Self) -> Result<(), ValidationError> {
         other.validate()?;
         check_peer_records(&self.ctx, &other.ctx, &other.store, &[])?;
+        check_peer_deferred(&self.ctx, &other.ctx, &other.deferred)?;
         self.check_collisions(&other.store, &other.ctx, &[], false)
     }
 
@@ -382,7 +533,19 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
         self.ctx.validate()?;
         let mut seen = DotSeen::new();
         self.store.check(&self.ctx, &mut seen, false)?;
-        seen.finish()
+        seen.finish()?;
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        check_deferred_form(&self.deferred, &self.ctx)?;
+        for (k, vv) in &self.deferred {
+            let mut probe = self.store.clone();
+            probe.drop_key_covered(k, vv);
+            if self.ctx.version_vector().descends(vv) || probe != self.store {
+                return Err(ValidationError::InvalidDeferredRemove { key: name(k) });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -412,38 +575,53 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
 /// assert_eq!(a, b);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct CausalDelta<S, A> {
+#[derive(Clone, PartialEq, Eq)]
+pub struct CausalDelta<S: DotStore<A>, A: Actor> {
     pub(crate) store: S,
     pub(crate) ctx: CausalContext<A>,
     /// Sorted, strictly ascending; a subset of `ctx`.
     pub(crate) keep: Vec<Dot<A>>,
     pub(crate) full: bool,
+    /// Deferred removes carried to the receiver (see `Causal::deferred`).
+    pub(crate) deferred: Deferred<S, A>,
 }
 
-impl<S: Default, A> Default for CausalDelta<S, A> {
+impl<S: DotStore<A> + std::hash::Hash, A: Actor> std::hash::Hash for CausalDelta<S, A> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.store.hash(state);
+        self.ctx.hash(state);
+        self.keep.hash(state);
+        self.full.hash(state);
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> Default for CausalDelta<S, A> {
     fn default() -> Self {
         Self {
             store: S::default(),
             ctx: CausalContext::default(),
             keep: Vec::new(),
             full: false,
+            deferred: Vec::new(),
         }
     }
 }
 
-impl<S: fmt::Debug, A: fmt::Debug> fmt::Debug for CausalDelta<S, A> {
+impl<S: DotStore<A>, A: Actor> fmt::Debug for CausalDelta<S, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CausalDelta")
-            .field("store", &self.store)
+        let mut d = f.debug_struct("CausalDelta");
+        d.field("store", &self.store)
             .field("ctx", &self.ctx)
             .field("keep", &self.keep)
-            .field("full", &self.full)
-            .finish()
+            .field("full", &self.full);
+        if !self.deferred.is_empty() {
+            d.field("deferred", &self.deferred);
+        }
+        d.finish()
     }
 }
 
-impl<S, A> CausalDelta<S, A> {
+impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
     /// The delta's dot store (removed keys appear with empty stores).
     ///
     /// ```
@@ -526,6 +704,7 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
             ctx,
             keep: Vec::new(),
             full: false,
+            deferred: Vec::new(),
         }
     }
 
@@ -549,7 +728,8 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
         }
         let mut seen = DotSeen::new();
         self.store.check(&self.eff(), &mut seen, true)?;
-        seen.finish()
+        seen.finish()?;
+        check_deferred_form(&self.deferred, &self.ctx)
     }
 }
 
@@ -579,11 +759,13 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
         };
         self.store.join_store(&self.ctx, &d.store, &d.eff(), opts);
         self.ctx.join(&d.ctx);
+        self.settle(&d.deferred);
     }
 
     pub(crate) fn check_delta(&self, d: &CausalDelta<S, A>) -> Result<(), ValidationError> {
         d.validate_alone()?;
         check_peer_records(&self.ctx, &d.ctx, &d.store, &d.keep)?;
+        check_peer_deferred(&self.ctx, &d.ctx, &d.deferred)?;
         if let Some(k) = d.keep.iter().find(|k| !self.ctx.contains(k)) {
             return Err(ValidationError::UnknownKeptDot { dot: dot_name(k) });
         }
@@ -665,6 +847,10 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
         group.ctx.join(&d.ctx);
         group.keep = keep;
         group.full |= d.full;
+        if !d.deferred.is_empty() {
+            merge_deferred(&mut group.deferred, &d.deferred);
+        }
+        strip_retired(&mut group.deferred, &group.ctx);
     }
 
     pub(crate) fn full_delta(&self) -> CausalDelta<S, A> {
@@ -673,6 +859,7 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
             ctx: self.ctx.clone(),
             keep: Vec::new(),
             full: true,
+            deferred: self.deferred.clone(),
         }
     }
 
@@ -689,6 +876,7 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
             ctx: self.ctx.clone(),
             keep,
             full: true,
+            deferred: self.deferred.clone(),
         }
     }
 
@@ -743,6 +931,7 @@ fn table_of<S: DotStore<A>, A: Actor + Ord>(
     store: &S,
     ctx: &CausalContext<A>,
     keep: &[Dot<A>],
+    deferred: &Deferred<S, A>,
 ) -> ActorTable<A> {
     let mut set = BTreeSet::new();
     ctx.collect_actors(&mut set);
@@ -750,16 +939,66 @@ fn table_of<S: DotStore<A>, A: Actor + Ord>(
     for d in keep {
         set.insert(d.actor.clone());
     }
+    for (_, vv) in deferred {
+        for (a, _) in vv.iter() {
+            set.insert(a.clone());
+        }
+    }
     ActorTable::from_set(set)
+}
+
+/// Writes deferred removes: count, then per entry the key and its vector (actor index,
+/// counter pairs, ascending).
+fn write_deferred<S: EncodeStore<A>, A: Actor, SI: Sink>(
+    deferred: &Deferred<S, A>,
+    s: &mut SI,
+    t: &ActorTable<A>,
+) {
+    put_len(s, deferred.len());
+    for (k, vv) in deferred {
+        S::write_key(k, s);
+        put_len(s, vv.len());
+        for (a, c) in vv.iter() {
+            s.varint(t.index(a));
+            s.varint(c);
+        }
+    }
+}
+
+/// Reads deferred removes (structure only; validation runs afterwards).
+fn read_deferred<S: EncodeStore<A>, A: Actor, B: Buf>(
+    buf: &mut B,
+    actors: &[A],
+) -> Result<Deferred<S, A>, DecodeError> {
+    let n = get_len(buf, 2)?;
+    let mut out: Deferred<S, A> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let k = S::read_key(buf)?;
+        let m = get_len(buf, 2)?;
+        let mut vv = VersionVector::new();
+        let mut prev: Option<A> = None;
+        for _ in 0..m {
+            let a = read_actor(buf, actors)?;
+            let c = quorate_clocks::get_varint(buf)?;
+            if c == 0 || prev.as_ref().is_some_and(|p| *p >= a) {
+                return Err(DecodeError::Invalid("deferred remove vector not canonical"));
+            }
+            prev = Some(a.clone());
+            vv.set(a, c);
+        }
+        out.push((k, vv));
+    }
+    Ok(out)
 }
 
 impl<S: EncodeStore<A>, A: Actor + quorate_clocks::Encode> Canonical for Causal<S, A> {
     fn write<SI: Sink>(&self, s: &mut SI) {
         write_header(s, tag::CAUSAL);
-        let t = table_of(&self.store, &self.ctx, &[]);
+        let t = table_of(&self.store, &self.ctx, &[], &self.deferred);
         t.write(s);
         self.ctx.write(s, &t);
         self.store.write_store(s, &t);
+        write_deferred::<S, A, SI>(&self.deferred, s, &t);
     }
 }
 
@@ -771,7 +1010,12 @@ impl<S: EncodeStore<A>, A: Actor + Decode> Decode for Causal<S, A> {
         let actors: Vec<A> = read_actors(buf)?;
         let ctx = CausalContext::read(buf, &actors)?;
         let store = S::read_store(buf, &actors)?;
-        let c = Self { store, ctx };
+        let deferred = read_deferred::<S, A, B>(buf, &actors)?;
+        let c = Self {
+            store,
+            ctx,
+            deferred,
+        };
         c.validate()
             .map_err(|_| DecodeError::Invalid("causal state violates an invariant"))?;
         Ok(c)
@@ -782,7 +1026,7 @@ impl<S: EncodeStore<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalD
     fn write<SI: Sink>(&self, s: &mut SI) {
         write_header(s, tag::CAUSAL_DELTA);
         s.byte(u8::from(self.full));
-        let t = table_of(&self.store, &self.ctx, &self.keep);
+        let t = table_of(&self.store, &self.ctx, &self.keep, &self.deferred);
         t.write(s);
         self.ctx.write(s, &t);
         put_len(s, self.keep.len());
@@ -790,6 +1034,7 @@ impl<S: EncodeStore<A>, A: Actor + quorate_clocks::Encode> Canonical for CausalD
             t.put_dot(s, d);
         }
         self.store.write_store(s, &t);
+        write_deferred::<S, A, SI>(&self.deferred, s, &t);
     }
 }
 
@@ -815,11 +1060,13 @@ impl<S: EncodeStore<A>, A: Actor + Decode> Decode for CausalDelta<S, A> {
             keep.push(d);
         }
         let store = S::read_store(buf, &actors)?;
+        let deferred = read_deferred::<S, A, B>(buf, &actors)?;
         let d = Self {
             store,
             ctx,
             keep,
             full,
+            deferred,
         };
         d.validate_alone()
             .map_err(|_| DecodeError::Invalid("causal delta violates an invariant"))?;

@@ -39,6 +39,11 @@ pub(crate) mod sealed {
     /// The operations of a dot store; sealed so the store algebra stays inside this crate.
     #[allow(unreachable_pub)] // Sealed-trait plumbing: public in a private module on purpose.
     pub trait Store<A: Actor>: Clone + PartialEq + fmt::Debug + Default + Send + Sync {
+        /// What a remove with context names: a top-level key of a map, `()` for the keyless
+        /// stores (the whole value).
+        type Key: Clone + Ord + fmt::Debug + Send + Sync + 'static;
+        /// Drops the dots under `key` that `vv` covers (pruning emptied entries).
+        fn drop_key_covered(&mut self, key: &Self::Key, vv: &VersionVector<A>);
         /// No dots anywhere (keys with empty values count as empty).
         fn is_bottom(&self) -> bool;
         /// Calls `f` on every dot.
@@ -105,6 +110,10 @@ pub(crate) mod sealed {
         fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>);
         /// Decoding of the store body (structure only; `check` runs afterwards).
         fn read_store<B: Buf>(buf: &mut B, actors: &[A]) -> Result<Self, DecodeError>;
+        /// Canonical encoding of a key.
+        fn write_key<S: Sink>(key: &Self::Key, s: &mut S);
+        /// Decoding of a key.
+        fn read_key<B: Buf>(buf: &mut B) -> Result<Self::Key, DecodeError>;
     }
 }
 
@@ -562,6 +571,12 @@ fn drop_covered_many<A: Actor, C: DotView<A>>(v: &mut Vec<Dot<A>>, theirs: &C) {
 }
 
 impl<A: Actor> Store<A> for DotSet<A> {
+    type Key = ();
+
+    fn drop_key_covered(&mut self, _key: &(), vv: &VersionVector<A>) {
+        self.drop_covered(&VvView(vv), true);
+    }
+
     #[inline]
     fn is_bottom(&self) -> bool {
         self.as_slice().is_empty()
@@ -673,6 +688,12 @@ impl<A: Actor> Store<A> for DotSet<A> {
 }
 
 impl<A: Actor> StoreCodec<A> for DotSet<A> {
+    fn write_key<S: Sink>(_key: &(), _s: &mut S) {}
+
+    fn read_key<B: Buf>(_buf: &mut B) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
     fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>) {
         let dots = self.as_slice();
         put_len(s, dots.len());
@@ -780,6 +801,12 @@ pub trait RegisterValue: Clone + Ord + fmt::Debug + Send + Sync + 'static {}
 impl<T: Clone + Ord + fmt::Debug + Send + Sync + 'static> RegisterValue for T {}
 
 impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
+    type Key = ();
+
+    fn drop_key_covered(&mut self, _key: &(), vv: &VersionVector<A>) {
+        self.drop_covered(&VvView(vv), true);
+    }
+
     fn is_bottom(&self) -> bool {
         self.entries.is_empty()
     }
@@ -906,6 +933,12 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
 }
 
 impl<V: RegisterValue + Encode + Decode, A: Actor> StoreCodec<A> for DotFun<V, A> {
+    fn write_key<S: Sink>(_key: &(), _s: &mut S) {}
+
+    fn read_key<B: Buf>(_buf: &mut B) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
     fn write_store<S: Sink>(&self, s: &mut S, t: &ActorTable<A>) {
         put_len(s, self.entries.len());
         for (d, v) in &self.entries {
@@ -1246,6 +1279,17 @@ impl<K: Clone, S: Default> Source<K, S> for Owned<K, S> {
 }
 
 impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
+    type Key = K;
+
+    fn drop_key_covered(&mut self, key: &K, vv: &VersionVector<A>) {
+        if let Some(v) = self.map.get_mut(key) {
+            v.drop_covered(&VvView(vv), true);
+            if v.is_bottom() {
+                self.map.remove(key);
+            }
+        }
+    }
+
     fn is_bottom(&self) -> bool {
         self.map.values().all(Store::is_bottom)
     }
@@ -1373,6 +1417,14 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
 }
 
 impl<K: Key + Encode + Decode, S: StoreCodec<A>, A: Actor> StoreCodec<A> for DotMap<K, S> {
+    fn write_key<S2: Sink>(key: &K, s: &mut S2) {
+        s.item(key);
+    }
+
+    fn read_key<B: Buf>(buf: &mut B) -> Result<K, DecodeError> {
+        K::decode(buf)
+    }
+
     fn write_store<S2: Sink>(&self, s: &mut S2, t: &ActorTable<A>) {
         put_len(s, self.map.len());
         for (k, v) in self.map.iter() {
@@ -1395,6 +1447,16 @@ impl<K: Key + Encode + Decode, S: StoreCodec<A>, A: Actor> StoreCodec<A> for Dot
             b.push(k, v);
         }
         Ok(Self { map: b.finish() })
+    }
+}
+
+/// A version vector as a dot view (the dots a remove-with-context covers).
+pub(crate) struct VvView<'a, A>(pub(crate) &'a VersionVector<A>);
+
+impl<A: Actor> DotView<A> for VvView<'_, A> {
+    #[inline]
+    fn has(&self, dot: &Dot<A>) -> bool {
+        self.0.contains(dot)
     }
 }
 

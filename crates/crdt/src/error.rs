@@ -77,6 +77,15 @@ pub enum ValidationError {
         /// The element.
         element: String,
     },
+    /// A deferred remove (a remove with a context the value has not fully seen) is malformed:
+    /// keys repeated or out of order, an empty context, a context the value has already seen
+    /// in full (it should have been applied and dropped), or a stored dot it should have
+    /// removed.
+    #[error("malformed deferred remove of key {key}")]
+    InvalidDeferredRemove {
+        /// The key (`()` for a keyless value).
+        key: String,
+    },
     /// A delta computed against a summary claims dots this replica has not seen.
     #[error("delta assumes dot {dot}, which this replica has not seen")]
     UnknownKeptDot {

@@ -99,9 +99,13 @@
 //!   retired) in time linear in the two values, and on error leave the replica untouched; the
 //!   error names the dot, elements, keys or actor at fault. Decoders never panic and never
 //!   allocate from an unchecked length.
-//! * Mutation deltas name the keys they touch; a hand-built delta whose context covers dots of
-//!   keys it does not name is applied to the named keys only. Deltas from peers running this
-//!   crate always satisfy this.
+//! * A delta's context is a claim of what its sender has seen: joining it visits only the keys
+//!   the delta names, but its whole context joins the replica's. So a hand-built delta whose
+//!   context covers dots of keys it does not name leaves the dots this replica already holds
+//!   under those keys alone, yet drops those dots when they arrive later (seen, not held:
+//!   removed). Never widen a delta's context by hand; to remove what a client observed, use
+//!   [`OrSet::remove_with_context`] / [`OrMap::remove_with_context`], which cover exactly that
+//!   element's or key's dots, including ones not received yet, and nothing else.
 //! * Equal states encode to identical bytes ([`Digest`] is a hash of those bytes).
 //! * Counter arithmetic is checked ([`quorate_clocks::CounterOverflow`]); reads never wrap.
 #![forbid(unsafe_code)]

@@ -1,6 +1,6 @@
 //! [`OrMap`]: keys mapped to nested causal CRDTs, with reset-remove semantics.
 
-use quorate_clocks::{Actor, CounterOverflow};
+use quorate_clocks::{Actor, CounterOverflow, VersionVector};
 
 use crate::causal::{Causal, CausalDelta};
 use crate::context::CausalContext;
@@ -115,6 +115,7 @@ impl<K: Key, V: Embed<A>, A: Actor> OrMap<K, V, A> {
             V::from_causal(Causal {
                 store: s.clone(),
                 ctx: self.inner.ctx.clone(),
+                deferred: Vec::new(),
             })
         })
     }
@@ -150,15 +151,20 @@ impl<K: Key, V: Embed<A>, A: Actor> OrMap<K, V, A> {
                 .cloned()
                 .unwrap_or_default(),
             ctx: self.inner.ctx.clone(),
+            deferred: Vec::new(),
         });
         let inner = f(&value)?;
         let mut store = DotMap::default();
         store.map_mut().insert(key, inner.store);
+        // A nested value's deferred removes (a `remove_with_context` inside `f`) are not
+        // carried: deferred removes act on the map's own keys only (see
+        // `OrMap::remove_with_context`); the nested remove still removes what it covers here.
         Ok(CausalDelta {
             store,
             ctx: inner.ctx,
             keep: inner.keep,
             full: false,
+            deferred: Vec::new(),
         })
     }
 
@@ -204,6 +210,61 @@ impl<K: Key, V: Embed<A>, A: Actor> OrMap<K, V, A> {
             }
             None => CausalDelta::default(),
         }
+    }
+
+    /// The delta of removing the dots under `key` that `seen` covers, without applying it (see
+    /// [`OrMap::remove_with_context`]).
+    ///
+    /// ```
+    /// use quorate_crdt::{DeltaCrdt, EwFlag, OrMap};
+    /// let mut m = OrMap::<u8, EwFlag<u8>, u8>::new();
+    /// m.update(7, |f| f.enable_delta(1))?;
+    /// let d = m.remove_with_context_delta(&7, &m.summary());
+    /// m.join_delta(&d);
+    /// assert!(!m.contains_key(&7));
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn remove_with_context_delta(
+        &self,
+        key: &K,
+        seen: &VersionVector<A>,
+    ) -> OrMapDelta<K, V, A> {
+        let v = self.inner.store.map().get(key);
+        let held = v.map_or_else(Vec::new, |v| {
+            let mut out = Vec::new();
+            v.for_each_dot(&mut |d| out.push(d.clone()));
+            out
+        });
+        let mut hollow = DotMap::default();
+        hollow
+            .map_mut()
+            .insert(key.clone(), v.map_or_else(V::Store::default, Store::hollow));
+        self.inner
+            .remove_with_context_delta(key.clone(), hollow, held, seen)
+    }
+
+    /// Removes, under `key`, exactly the dots `seen` covers (reset-remove with the context a
+    /// client observed, as Riak DT's map removes with a context): dots `seen` covers that have
+    /// not reached this replica yet are dropped when they arrive, here and wherever the delta
+    /// goes; updates `seen` does not cover survive, and no other key is touched. See
+    /// [`OrSet::remove_with_context`](crate::OrSet::remove_with_context).
+    ///
+    /// ```
+    /// use quorate_crdt::{DeltaCrdt, GCounter, OrMap};
+    /// let mut a = OrMap::<&str, GCounter<u8>, u8>::new();
+    /// let inc = a.increment("views", 1, 5)?; // the client saw these 5
+    /// let seen = a.summary();
+    /// let mut b = OrMap::<&str, GCounter<u8>, u8>::new();
+    /// b.increment("other", 2, 1)?;
+    /// b.remove_with_context(&"views", &seen);
+    /// b.try_join_delta(&inc)?;                 // arrives late: dropped
+    /// assert!(!b.contains_key(&"views") && b.contains_key(&"other"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remove_with_context(&mut self, key: &K, seen: &VersionVector<A>) -> OrMapDelta<K, V, A> {
+        let d = self.remove_with_context_delta(key, seen);
+        self.inner.apply_delta(&d);
+        d
     }
 
     /// Removes `key` (reset-remove: concurrent updates elsewhere survive).

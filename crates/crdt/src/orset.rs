@@ -1,6 +1,6 @@
 //! Observed-remove sets: add-wins ([`OrSet`]) and remove-wins ([`RwSet`]).
 
-use quorate_clocks::{Actor, CounterOverflow};
+use quorate_clocks::{Actor, CounterOverflow, VersionVector};
 
 use crate::causal::CausalDelta;
 use crate::context::CausalContext;
@@ -185,6 +185,59 @@ impl<T: Key, A: Actor> OrSet<T, A> {
             }
             None => CausalDelta::default(),
         }
+    }
+
+    /// The delta of removing the dots of `x` that `seen` covers, without applying it (see
+    /// [`OrSet::remove_with_context`]).
+    ///
+    /// ```
+    /// use quorate_crdt::{DeltaCrdt, OrSet};
+    /// let mut s = OrSet::<u32, u8>::new();
+    /// s.add(1, 9)?;
+    /// let d = s.remove_with_context_delta(&9, &s.summary());
+    /// s.join_delta(&d);
+    /// assert!(!s.contains(&9));
+    /// # Ok::<(), quorate_clocks::CounterOverflow>(())
+    /// ```
+    pub fn remove_with_context_delta(&self, x: &T, seen: &VersionVector<A>) -> OrSetDelta<T, A> {
+        let held = self
+            .inner
+            .store
+            .map()
+            .get(x)
+            .map_or_else(Vec::new, |s| s.as_slice().to_vec());
+        let mut hollow = DotMap::default();
+        hollow.map_mut().insert(x.clone(), DotSet::default());
+        self.inner
+            .remove_with_context_delta(x.clone(), hollow, held, seen)
+    }
+
+    /// Removes the adds of `x` that `seen` covers: `seen` is the context a client observed
+    /// (for example the [`summary`](crate::DeltaCrdt::summary) of the replica it read from),
+    /// so the remove cancels exactly the adds that client saw, as `crdts`' `Orswot::rm` with a
+    /// read context and Riak's context-carrying removes do. Adds of `x` that `seen` covers but
+    /// that have not reached this replica yet are dropped when they arrive, here and on every
+    /// replica the delta reaches (a *deferred* remove, kept in the state until this replica
+    /// has seen all of `seen`); adds `seen` does not cover survive (add wins), and no other
+    /// element is touched.
+    ///
+    /// ```
+    /// use quorate_crdt::{Crdt, DeltaCrdt, OrSet};
+    /// let mut a = OrSet::<&str, u8>::new();
+    /// let add = a.add(1, "milk")?;          // a client reads a: it saw this add
+    /// let seen = a.summary();
+    /// let mut b = OrSet::<&str, u8>::new(); // b has not received the add yet
+    /// let rm = b.remove_with_context(&"milk", &seen);
+    /// b.try_join_delta(&add)?;              // dropped on arrival
+    /// assert!(!b.contains(&"milk"));
+    /// a.try_join_delta(&rm)?;
+    /// assert!(!a.contains(&"milk") && a == b);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remove_with_context(&mut self, x: &T, seen: &VersionVector<A>) -> OrSetDelta<T, A> {
+        let d = self.remove_with_context_delta(x, seen);
+        self.inner.apply_delta(&d);
+        d
     }
 
     /// The delta of removing every element this replica observed, without applying it.
