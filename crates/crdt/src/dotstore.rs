@@ -44,6 +44,13 @@ pub(crate) mod sealed {
         type Key: Clone + Ord + fmt::Debug + Send + Sync + 'static;
         /// Drops the dots under `key` that `vv` covers (pruning emptied entries).
         fn drop_key_covered(&mut self, key: &Self::Key, vv: &VersionVector<A>);
+        /// True when some dot under `key` is covered by `vv`.
+        fn key_has_covered(&self, key: &Self::Key, vv: &VersionVector<A>) -> bool {
+            let _ = key;
+            let mut found = false;
+            self.for_each_dot(&mut |d| found |= vv.contains(d));
+            found
+        }
         /// No dots anywhere (keys with empty values count as empty).
         fn is_bottom(&self) -> bool;
         /// Calls `f` on every dot.
@@ -1280,6 +1287,14 @@ impl<K: Clone, S: Default> Source<K, S> for Owned<K, S> {
 
 impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
     type Key = K;
+
+    fn key_has_covered(&self, key: &K, vv: &VersionVector<A>) -> bool {
+        self.map.get(key).is_some_and(|v| {
+            let mut found = false;
+            v.for_each_dot(&mut |d| found |= vv.contains(d));
+            found
+        })
+    }
 
     fn drop_key_covered(&mut self, key: &K, vv: &VersionVector<A>) {
         if let Some(v) = self.map.get_mut(key) {

@@ -126,10 +126,12 @@ macro_rules! causal_type {
 
         impl<$($bound)*> std::fmt::Debug for $name<$($gen),*> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("store", &self.inner.store)
-                    .field("ctx", &self.inner.ctx)
-                    .finish()
+                let mut d = f.debug_struct(stringify!($name));
+                d.field("store", &self.inner.store).field("ctx", &self.inner.ctx);
+                if !self.inner.deferred.is_empty() {
+                    d.field("deferred", &self.inner.deferred);
+                }
+                d.finish()
             }
         }
 

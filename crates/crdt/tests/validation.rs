@@ -210,3 +210,26 @@ fn validation_errors_display_lowercase() {
         assert!(!s.ends_with('.'), "{s}");
     }
 }
+
+#[test]
+fn deferred_remove_already_covered_by_the_context_does_not_decode() {
+    // A replica that removed 5 with a context it had not seen: a deferred remove.
+    let mut seen_by_client = OrSet::<u32, u8>::new();
+    seen_by_client.add(1, 5).unwrap();
+    let mut b = OrSet::<u32, u8>::new();
+    b.remove_with_context(&5, &seen_by_client.summary());
+    let bytes = encode_to_vec(&b);
+    // [version, tag, actors: [1], vv: [], cloud: [], retired: [], store: [],
+    //  deferred: [(key 5, vv [(actor #0, 1)])]]
+    assert_eq!(bytes, [1, 6, 1, 1, 0, 0, 0, 0, 1, 5, 1, 0, 1]);
+    assert_eq!(decode_exact::<OrSet<u32, u8>>(&bytes).unwrap(), b);
+    // The same deferred remove under a context that has seen all it covers should have been
+    // applied and dropped: not canonical, rejected.
+    let stale = [1, 6, 1, 1, 1, 0, 1, 0, 0, 0, 1, 5, 1, 0, 1];
+    assert!(decode_exact::<OrSet<u32, u8>>(&stale).is_err());
+    // Keys out of order are rejected too.
+    let unsorted = [1, 6, 1, 1, 0, 0, 0, 0, 2, 5, 1, 0, 1, 4, 1, 0, 1];
+    assert!(decode_exact::<OrSet<u32, u8>>(&unsorted).is_err());
+    let sorted = [1, 6, 1, 1, 0, 0, 0, 0, 2, 4, 1, 0, 1, 5, 1, 0, 1];
+    assert!(decode_exact::<OrSet<u32, u8>>(&sorted).is_ok());
+}
