@@ -5,8 +5,7 @@
 //!
 //! Run: `cargo run -p quorate-examples --example outbox_relay`
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use quorate_clocks::ManualClock;
 use quorate_outbox::sqlite::{SqliteRelayStore, migrate};

@@ -96,10 +96,30 @@ impl Drop for ScratchDir {
 #[derive(Debug, Clone)]
 pub(crate) enum Location {
     Sqlite(PathBuf),
-    Postgres(Box<postgres::Config>),
+    /// The configuration (with the tour's schema on the search path) and the URL it came from.
+    Postgres(Box<postgres::Config>, String),
 }
 
 impl Location {
+    /// The location as one string, for a worker process (`sqlite:PATH` or `postgres:URL`).
+    pub(crate) fn to_arg(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(_, url) => format!("postgres:{url}"),
+        }
+    }
+
+    /// The inverse of [`to_arg`](Self::to_arg).
+    pub(crate) fn from_arg(arg: &str) -> Result<Self, TourError> {
+        if let Some(path) = arg.strip_prefix("sqlite:") {
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if let Some(url) = arg.strip_prefix("postgres:") {
+            Ok(Self::Postgres(Box::new(pg_config(url)?), url.to_owned()))
+        } else {
+            Err(TourError::Scenario(format!("bad worker store {arg:?}")))
+        }
+    }
+
     pub(crate) fn for_scenario(
         backend: &Backend,
         dir: Option<&ScratchDir>,
@@ -110,7 +130,7 @@ impl Location {
                 let dir = dir.ok_or_else(|| db_err("no scratch directory"))?;
                 Ok(Self::Sqlite(dir.path().join(format!("{scenario}.sqlite3"))))
             }
-            Backend::Postgres(url) => Ok(Self::Postgres(Box::new(pg_config(url)?))),
+            Backend::Postgres(url) => Ok(Self::Postgres(Box::new(pg_config(url)?), url.clone())),
         }
     }
 
@@ -125,7 +145,7 @@ impl Location {
                     .map_err(db_err)?;
                 Ok(Db::Sqlite(c))
             }
-            Self::Postgres(config) => config
+            Self::Postgres(config, _) => config
                 .connect(postgres::NoTls)
                 .map(Db::Postgres)
                 .map_err(|e| TourError::Unreachable(one_line(&e))),

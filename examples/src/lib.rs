@@ -174,6 +174,7 @@ pub struct TourOptions {
     scenarios: Vec<Scenario>,
     backend: Backend,
     broken: bool,
+    worker_exe: Option<std::path::PathBuf>,
 }
 
 impl TourOptions {
@@ -190,6 +191,7 @@ impl TourOptions {
             scenarios: Scenario::ALL.to_vec(),
             backend: Backend::Sqlite,
             broken: false,
+            worker_exe: None,
         }
     }
 
@@ -228,6 +230,32 @@ impl TourOptions {
     pub fn with_backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self
+    }
+
+    /// The executable to start as a worker process for the crash drills: the `tour` binary,
+    /// which calls [`worker_main`] first. The drills run a batch of payment requests in that
+    /// process and abort it (a real `abort`, no unwinding) at a named crash point of the
+    /// idempotency store; the tour then recovers from what the dead process left in the store.
+    /// Without it, the drills are skipped (and the report says so).
+    ///
+    /// ```
+    /// let o = quorate_examples::TourOptions::new(1).with_worker_executable("/usr/local/bin/tour");
+    /// assert!(o.worker_executable().is_some());
+    /// ```
+    #[must_use]
+    pub fn with_worker_executable(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.worker_exe = Some(path.into());
+        self
+    }
+
+    /// The worker executable, if set.
+    ///
+    /// ```
+    /// assert!(quorate_examples::TourOptions::new(1).worker_executable().is_none());
+    /// ```
+    #[must_use]
+    pub fn worker_executable(&self) -> Option<&std::path::Path> {
+        self.worker_exe.as_deref()
     }
 
     /// Test-only: turns off one safeguard in every scenario (the idempotency store, the fencing
@@ -324,7 +352,20 @@ pub(crate) struct Ctx<'a> {
     pub(crate) broken: bool,
     pub(crate) db: &'a mut db::Db,
     pub(crate) location: &'a db::Location,
+    pub(crate) worker_exe: Option<&'a std::path::Path>,
     pub(crate) progress: &'a mut dyn Progress,
+}
+
+/// Runs this process as a tour worker when it was started as one, and returns its exit code;
+/// `None` otherwise. The `tour` binary calls it first thing (see
+/// [`TourOptions::with_worker_executable`]).
+///
+/// ```
+/// assert!(quorate_examples::worker_main().is_none()); // not started as a worker
+/// ```
+#[must_use]
+pub fn worker_main() -> Option<std::process::ExitCode> {
+    payment::worker_main()
 }
 
 /// Checks that the store can be reached, without running anything.
@@ -404,6 +445,7 @@ fn run_scenarios(
             broken: options.broken,
             db: &mut store,
             location: &location,
+            worker_exe: options.worker_exe.as_deref(),
             progress,
         };
         let mut r = match scenario {

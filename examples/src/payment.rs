@@ -21,7 +21,11 @@
 //! Everything durable is in the scenario's SQLite file or PostgreSQL schema.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use quorate_clocks::{ManualClock, MonotonicClock, WallClock};
@@ -49,6 +53,15 @@ const CLIENTS: usize = 1;
 const BASE_WALL: u64 = 1_767_225_600_000_000_000;
 const SCOPE: &str = "shop";
 const ATTEMPT_TIMEOUT: u64 = 400 * MS;
+/// The environment variable that makes the tour binary a payment-service worker process.
+pub(crate) const WORKER_ENV: &str = "QUORATE_TOUR_WORKER";
+/// The crash points the drills abort a real worker process at, in turn.
+const DRILL_POINTS: [&str; 3] = [
+    "idempotency.begin.after",
+    "idempotency.complete.before",
+    "idempotency.complete.after",
+];
+const DRILL_BATCH: usize = 6;
 
 #[derive(Debug, Clone)]
 enum Msg {
@@ -238,6 +251,41 @@ impl Service {
     }
 }
 
+/// The service's stores: idempotency keys, its own connection for the capture transaction,
+/// and the outbox. The schema must exist.
+fn open_service(
+    location: &Location,
+    clock: &ManualClock,
+    seed: u64,
+    broken: bool,
+) -> Result<Service, TourError> {
+    let config = StoreConfig::new(
+        Duration::from_millis(300),
+        Duration::from_secs(86_400),
+        4096,
+    )
+    .map_err(e)?;
+    let idem = match location {
+        Location::Sqlite(path) => Idem::Sqlite(
+            SqliteStore::open(path, config)
+                .map_err(e)?
+                .with_clocks(clock.clone(), clock.clone()),
+        ),
+        Location::Postgres(cfg, _) => Idem::Pg(PgStore::connect(cfg, 1, config).map_err(e)?),
+    };
+    let wall: Arc<dyn WallClock> = Arc::new(clock.clone());
+    Ok(Service {
+        idem,
+        svc: location.open()?,
+        outbox: Outbox::builder().clock(wall).seed(seed).build(),
+        broken,
+        executions: 0,
+        crash_armed: BTreeSet::new(),
+        crashed_at: BTreeMap::new(),
+        first_body: BTreeMap::new(),
+    })
+}
+
 /// Marks the payment captured, once per message id.
 fn consume(conn: &mut Db, inbox: &Inbox, m: &OutboxMessage, payment: &str) -> Result<(), String> {
     let apply_sql = "UPDATE quorate_tour_payments SET state = 'captured' WHERE id = ?1";
@@ -262,6 +310,136 @@ fn consume(conn: &mut Db, inbox: &Inbox, m: &OutboxMessage, payment: &str) -> Re
             tx.commit().map_err(|x| x.to_string())
         }
     }
+}
+
+static CRASH_AT: OnceLock<(String, u64)> = OnceLock::new();
+static CRASH_HITS: AtomicU64 = AtomicU64::new(0);
+
+/// The crash hook installed in a worker process: aborts at the armed point's armed hit.
+fn crash_hook(name: &str) {
+    if let Some((point, hit)) = CRASH_AT.get()
+        && point == name
+        && CRASH_HITS.fetch_add(1, Ordering::SeqCst) + 1 == *hit
+    {
+        std::process::abort();
+    }
+}
+
+/// The worker side of a crash drill: a payment service in its own process, handling the
+/// requests read from stdin (`payment amount key` per line), answering on stdout, and
+/// aborting at the armed crash point.
+pub(crate) fn worker_main() -> Option<ExitCode> {
+    let role = std::env::var(WORKER_ENV).ok()?;
+    Some(match run_worker(&role) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(3)
+        }
+    })
+}
+
+fn env_var(name: &str) -> Result<String, TourError> {
+    std::env::var(name).map_err(|_| TourError::Scenario(format!("worker: {name} not set")))
+}
+
+fn env_num(name: &str) -> Result<u64, TourError> {
+    env_var(name)?
+        .parse()
+        .map_err(|_| TourError::Scenario(format!("worker: bad {name}")))
+}
+
+fn run_worker(role: &str) -> Result<(), TourError> {
+    if role != "payment-service" {
+        return Err(TourError::Scenario(format!("unknown worker role {role:?}")));
+    }
+    let location = Location::from_arg(&env_var("QUORATE_TOUR_STORE")?)?;
+    let (mono, seed) = (
+        env_num("QUORATE_TOUR_CLOCK")?,
+        env_num("QUORATE_TOUR_SEED")?,
+    );
+    let _ = CRASH_AT.set((
+        env_var("QUORATE_TOUR_CRASH")?,
+        env_num("QUORATE_TOUR_CRASH_HIT")?,
+    ));
+    quorate_idempotency::__private::set_crash_hook(crash_hook);
+    let clock = ManualClock::new(BASE_WALL);
+    clock.advance(Duration::from_nanos(mono));
+    // Another seed than the parent's: message ids must not collide.
+    let mut service = open_service(&location, &clock, seed ^ 0xC41D_C41D, false)?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(e)?;
+        let mut it = line.split(' ');
+        let (Some(p), Some(a), Some(key)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let (Ok(payment), Ok(amount)) = (p.parse::<usize>(), a.parse::<u64>()) else {
+            continue;
+        };
+        if let Some(body) = service.handle(payment, amount, key)? {
+            writeln!(out, "answer {payment} {body}").map_err(e)?;
+            out.flush().map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a batch of requests in a worker process armed to abort at `point`; returns the answers
+/// it gave before dying and whether it was aborted.
+fn run_drill(
+    exe: &Path,
+    location: &Location,
+    now: u64,
+    seed: u64,
+    point: &str,
+    hit: u64,
+    batch: &[(usize, u64, String, u32)],
+) -> Result<(Vec<(usize, String)>, bool), TourError> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(exe)
+        .env(WORKER_ENV, "payment-service")
+        .env("QUORATE_TOUR_STORE", location.to_arg())
+        .env("QUORATE_TOUR_CLOCK", now.to_string())
+        .env("QUORATE_TOUR_SEED", seed.to_string())
+        .env("QUORATE_TOUR_CRASH", point)
+        .env("QUORATE_TOUR_CRASH_HIT", hit.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|x| TourError::Scenario(format!("cannot start worker {}: {x}", exe.display())))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        for (payment, amount, key, _) in batch {
+            // A worker that already died closed the pipe: the rest goes unanswered.
+            if writeln!(stdin, "{payment} {amount} {key}").is_err() {
+                break;
+            }
+        }
+    }
+    let output = child.wait_with_output().map_err(e)?;
+    let answers = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (p, body) = l.strip_prefix("answer ")?.split_once(' ')?;
+            Some((p.parse().ok()?, body.to_owned()))
+        })
+        .collect();
+    #[cfg(unix)]
+    let aborted = {
+        use std::os::unix::process::ExitStatusExt;
+        output.status.signal() == Some(6)
+    };
+    #[cfg(not(unix))]
+    let aborted = !output.status.success();
+    if !aborted && !output.status.success() {
+        let err = String::from_utf8_lossy(&output.stderr);
+        return Err(TourError::Scenario(format!(
+            "worker failed: {}",
+            err.trim()
+        )));
+    }
+    Ok((answers, aborted))
 }
 
 /// Moves the virtual clock (both readings) forward to `t` nanoseconds after the start.
@@ -295,12 +473,6 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
     let clock = ManualClock::new(BASE_WALL);
     let wall: Arc<dyn WallClock> = Arc::new(clock.clone());
     let mono: Arc<dyn MonotonicClock> = Arc::new(clock.clone());
-    let config = StoreConfig::new(
-        Duration::from_millis(300),
-        Duration::from_secs(86_400),
-        4096,
-    )
-    .map_err(e)?;
     // Schema: idempotency keys, outbox and inbox, and the payments table.
     let mut svc = ctx.location.open()?;
     match &mut svc {
@@ -317,29 +489,12 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
         "DROP TABLE IF EXISTS quorate_tour_payments;
          CREATE TABLE quorate_tour_payments (id TEXT PRIMARY KEY, amount BIGINT NOT NULL, state TEXT NOT NULL, op_id TEXT NOT NULL);",
     )?;
-    let idem = match ctx.location {
-        Location::Sqlite(path) => Idem::Sqlite(
-            SqliteStore::open(path, config)
-                .map_err(e)?
-                .with_clocks(clock.clone(), clock.clone()),
-        ),
-        Location::Postgres(cfg) => Idem::Pg(PgStore::connect(cfg, 1, config).map_err(e)?),
-    };
     let relay_store: Box<dyn RelayStore> = match ctx.location.open()? {
         Db::Sqlite(c) => Box::new(quorate_outbox::sqlite::SqliteRelayStore::new(c)),
         Db::Postgres(c) => Box::new(quorate_outbox::pg::PgRelayStore::new(c).map_err(e)?),
     };
-    let outbox = Outbox::builder().clock(wall.clone()).seed(ctx.seed).build();
-    let mut service = Service {
-        idem,
-        svc,
-        outbox,
-        broken: ctx.broken,
-        executions: 0,
-        crash_armed: BTreeSet::new(),
-        crashed_at: BTreeMap::new(),
-        first_body: BTreeMap::new(),
-    };
+    drop(svc);
+    let mut service = open_service(ctx.location, &clock, ctx.seed, ctx.broken)?;
     // The provider and the consumer side of the relay.
     let provider = Arc::new(Mutex::new(Provider::default()));
     let provider_rng: Arc<Mutex<SmallRng>> = Arc::new(Mutex::new(rng_for(ctx.seed, 51)));
@@ -411,11 +566,15 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
     let duration = payments as u64 * interval;
     let mut schedule: Vec<(u64, u8)> = vec![
         (duration / 5, 0),      // crash after taking a key
-        (duration * 3 / 10, 1), // client side cut off from the service for 1.5 s
+        (duration * 3 / 10, 1), // client side cut off from the service for 1 s
         (duration * 2 / 5, 2),  // crash after commit, before the answer
-        (duration / 2, 3),      // service paused 1 s
+        (duration / 2, 3),      // service paused 700 ms
         (duration * 7 / 10, 0),
         (duration * 4 / 5, 2),
+        // Crash drills: real worker processes aborted at named points.
+        (duration * 11 / 20, 4),
+        (duration * 13 / 20, 4),
+        (duration * 3 / 4, 4),
     ];
     schedule.sort_by_key(|s| s.0);
     let mut si = 0;
@@ -423,6 +582,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
     let mut service_down_until = 0u64;
     let (mut replays, mut in_progress) = (0u64, 0u64);
     let mut gave_up: BTreeMap<String, u64> = BTreeMap::new();
+    let mut drill: Option<Vec<(usize, u64, String, u32)>> = None;
+    let (mut drills, mut drills_skipped) = (0usize, 0u64);
+    let mut aborts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let step = 5 * MS;
     let mut now = 0u64;
     let mut issued = 0usize;
@@ -438,14 +600,21 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
                 }
                 1 => {
                     net.partition(&[CLIENTS], &[SERVICE]);
-                    heal_at = Some(now + 1_500 * MS);
+                    heal_at = Some(now + 1_000 * MS);
                 }
                 2 => {
                     service
                         .crash_armed
                         .insert("service.after_commit_before_reply");
                 }
-                _ => net.pause(SERVICE, now + 1_000 * MS),
+                3 => net.pause(SERVICE, now + 700 * MS),
+                _ => {
+                    if ctx.worker_exe.is_none() {
+                        drills_skipped += 1;
+                    } else if drill.is_none() {
+                        drill = Some(Vec::new());
+                    }
+                }
             }
             si += 1;
         }
@@ -467,6 +636,41 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
                     key,
                     attempt,
                 } => {
+                    if let Some(batch) = &mut drill {
+                        // This request goes to the worker process of the current drill.
+                        batch.push((payment, amount, key, attempt));
+                        if batch.len() >= DRILL_BATCH
+                            && let (Some(exe), Some(batch)) = (ctx.worker_exe, drill.take())
+                        {
+                            let point = DRILL_POINTS[drills % DRILL_POINTS.len()];
+                            let hit = 1 + (ctx.seed + drills as u64) % 3;
+                            drills += 1;
+                            let seed = ctx.seed.wrapping_add(drills as u64);
+                            let (answers, aborted) =
+                                run_drill(exe, ctx.location, net.now(), seed, point, hit, &batch)?;
+                            for (p, body) in answers {
+                                if body.starts_with("accepted") {
+                                    service.first_body.entry(p).or_insert_with(|| body.clone());
+                                }
+                                let attempt = batch.iter().find(|b| b.0 == p).map_or(0, |b| b.3);
+                                net.send(
+                                    SERVICE,
+                                    CLIENTS,
+                                    Msg::Answer {
+                                        payment: p,
+                                        attempt,
+                                        body,
+                                    },
+                                );
+                            }
+                            if aborted {
+                                *aborts.entry(point).or_insert(0) += 1;
+                                net.crash(SERVICE);
+                                service_down_until = net.now() + 150 * MS;
+                            }
+                        }
+                        continue;
+                    }
                     match service.handle(payment, amount, &key)? {
                         Some(body) => net.send(
                             SERVICE,
@@ -478,9 +682,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
                             },
                         ),
                         None => {
-                            // Crashed at a named point: down for 300 ms, volatile state gone.
+                            // Crashed at a named point: down for 150 ms, volatile state gone.
                             net.crash(SERVICE);
-                            service_down_until = net.now() + 300 * MS;
+                            service_down_until = net.now() + 150 * MS;
                         }
                     }
                 }
@@ -692,11 +896,21 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
         );
     }
     let acked = clients.iter().filter(|c| c.acked).count();
-    let crashes: Vec<String> = service
+    let mut crashes: Vec<String> = aborts
+        .iter()
+        .map(|(p, n)| format!("process aborted at {p} x{n}"))
+        .collect();
+    if drills_skipped > 0 {
+        crashes.push(format!(
+            "{drills_skipped} process drills skipped (no worker executable)"
+        ));
+    }
+    let in_process: Vec<String> = service
         .crashed_at
         .iter()
         .map(|(p, n)| format!("{p} x{n}"))
         .collect();
+    crashes.extend(in_process);
     let mut faults = net.faults().clone();
     faults.add(Fault::DependencyFailure, prov.ambiguous + prov.unreachable);
     report.faults = faults;

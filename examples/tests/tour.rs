@@ -6,7 +6,9 @@ use quorate_examples::{
 };
 
 fn small(seed: u64) -> TourOptions {
-    TourOptions::new(seed).with_scale(200)
+    TourOptions::new(seed)
+        .with_scale(200)
+        .with_worker_executable(env!("CARGO_BIN_EXE_tour"))
 }
 
 fn violated(r: &ScenarioReport) -> Vec<&str> {

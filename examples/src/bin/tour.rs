@@ -93,6 +93,10 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // A crash-drill worker started by the tour itself.
+    if let Some(code) = quorate_examples::worker_main() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -135,6 +139,10 @@ fn main() -> ExitCode {
         .with_scale(cli.scale)
         .with_scenarios(scenarios)
         .with_backend(backend.clone());
+    let options = match std::env::current_exe() {
+        Ok(exe) => options.with_worker_executable(exe),
+        Err(_) => options,
+    };
     let banner = format!(
         "quorate fault tour: seed {seed}, scale {}, store {} (reproduce with --seed {seed})",
         cli.scale,
