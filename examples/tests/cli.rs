@@ -125,3 +125,32 @@ fn json_output_is_machine_readable() {
             .is_some_and(|n| n > 0)
     );
 }
+
+#[test]
+fn the_command_runs_on_postgres() {
+    let db = quorate_testkit::pg_test_db!();
+    let out = tour(&[
+        "--seed",
+        "5",
+        "--scale",
+        "100",
+        "--database-url",
+        db.connection_string(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("store postgres"), "{stdout}");
+    assert!(
+        stdout.contains("process aborted at idempotency"),
+        "{stdout}"
+    );
+    // The tour leaves nothing behind in the database: its schema is dropped.
+    let mut client = db.connect().expect("connect");
+    let left = client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'quorate_tour'",
+            &[],
+        )
+        .expect("query");
+    assert_eq!(left.get::<_, i64>(0), 0);
+}
