@@ -344,9 +344,9 @@ impl BreakerConfig {
     /// # Errors
     ///
     /// [`ConfigError::Zero`] for a zero duration (resilience4j: at least 1 ns);
-    /// [`ConfigError::OutOfRange`] for a NaN or out-of-range threshold, or when the trip rule
-    /// is [`TripRule::ConsecutiveFailures`] (a slow-call rate needs a window of calls);
-    /// [`ConfigError::DurationTooLarge`].
+    /// [`ConfigError::OutOfRange`] for a NaN or out-of-range threshold;
+    /// [`ConfigError::Unsupported`] when the trip rule is [`TripRule::ConsecutiveFailures`] (a
+    /// slow-call rate needs a window of calls); [`ConfigError::DurationTooLarge`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -388,8 +388,8 @@ impl BreakerConfig {
             });
         }
         if let TripRule::ConsecutiveFailures(_) = self.rule {
-            return Err(ConfigError::OutOfRange {
-                what: "slow calls with a consecutive-failures rule",
+            return Err(ConfigError::Unsupported {
+                what: "slow-call tracking with a consecutive-failures rule",
             });
         }
         self.slow = Some(SlowCalls {

@@ -38,6 +38,13 @@ pub enum ConfigError {
         /// Which parameter.
         what: &'static str,
     },
+    /// Two settings that cannot be combined (slow-call tracking on a breaker without a
+    /// window of calls).
+    #[error("{what} is not supported")]
+    Unsupported {
+        /// Which combination.
+        what: &'static str,
+    },
 }
 
 /// Converts a duration to nanoseconds, rejecting values that overflow `u64`.

@@ -177,8 +177,9 @@ proptest! {
         schedule in steps(),
     ) {
         let pol = policy(base_ms, cap_ms, jitter, 1_000, Some(deadline_ms), Some(timeout_ms));
-        let clock = ManualClock::new(5 * MS);
-        let deadline = 5 * MS + deadline_ms * MS;
+        let clock = ManualClock::new(0);
+        clock.advance(Duration::from_millis(5)); // not at the origin of time
+        let deadline = clock.now_nanos() + deadline_ms * MS;
         let mut i = 0usize;
         // (when the last attempt ended, its pushback)
         let mut last: Option<(u64, Option<u64>)> = None;

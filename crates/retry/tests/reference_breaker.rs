@@ -407,7 +407,12 @@ fn slow_call_configuration_errors() {
     assert!(cfg.with_slow_calls(S, 1e-6).is_ok());
     assert!(cfg.with_slow_calls(Duration::MAX, 0.5).is_err());
     let consecutive = BreakerConfig::new(TripRule::ConsecutiveFailures(3), S, S, 1).unwrap();
-    assert!(consecutive.with_slow_calls(S, 0.5).is_err());
+    let err = consecutive.with_slow_calls(S, 0.5).unwrap_err();
+    assert!(matches!(err, ConfigError::Unsupported { .. }));
+    assert_eq!(
+        err.to_string(),
+        "slow-call tracking with a consecutive-failures rule is not supported"
+    );
     assert_eq!(cfg.slow_call_duration(), None);
     let slow = cfg.with_slow_calls(4 * S, 0.5).unwrap();
     assert_eq!(slow.slow_call_duration(), Some(4 * S));
