@@ -19,7 +19,7 @@
 //! | the check for many resources, atomic with the write | [`ShardedGuard`] ([`ShardedGuard::fenced`]) |
 //! | the check inside a SQL write, fence-on-acquire | [`FencedTable`] → [`FencedUpdate`] (`execute_sqlite`, `execute_postgres`) |
 //! | a lease backend | [`Lease`]: [`MemoryLease`], `SqliteLease`, `PgLease`, `EtcdLease` |
-//! | a stores without server time (compare-and-set only) | [`ObservedLease`] over a [`VersionedStore`] |
+//! | a store without server time (compare-and-set only) | [`ObservedLease`] over a [`VersionedStore`] |
 //! | hold a lease safely | [`LeaseClient`] → [`HeldLease`] (poisoned when lost), [`LeaseTiming`] |
 //! | run async work under a lease renewed in the background | `with_lease` (`tokio`) |
 //!

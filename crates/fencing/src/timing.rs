@@ -40,6 +40,7 @@ pub const PPB: u64 = 1_000_000_000;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawTiming"))]
 #[non_exhaustive]
 pub struct LeaseTiming {
     /// The nominal lease duration.
@@ -74,6 +75,30 @@ pub enum InvalidTiming {
     /// `ttl · (1 + d) + grace` does not fit in a `Duration` of `u64` nanoseconds.
     #[error("the grantor's hold overflows")]
     HoldOverflow,
+}
+
+/// The wire shape of [`LeaseTiming`]; deserialization validates it.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawTiming {
+    ttl: Duration,
+    max_drift_ppb: u64,
+    margin: Duration,
+    grace: Duration,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawTiming> for LeaseTiming {
+    type Error = InvalidTiming;
+    fn try_from(r: RawTiming) -> Result<Self, InvalidTiming> {
+        Self {
+            ttl: r.ttl,
+            max_drift_ppb: r.max_drift_ppb,
+            margin: r.margin,
+            grace: r.grace,
+        }
+        .validated()
+    }
 }
 
 fn nanos(d: Duration) -> u128 {

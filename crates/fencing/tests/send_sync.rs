@@ -63,4 +63,11 @@ fn tokens_and_timing_round_trip_through_serde() {
     let timing = LeaseTiming::new(std::time::Duration::from_secs(3)).unwrap();
     let json = serde_json::to_string(&timing).unwrap();
     assert_eq!(serde_json::from_str::<LeaseTiming>(&json).unwrap(), timing);
+    // Deserialization validates: a margin that eats the window is refused.
+    let bad = json.replace(
+        "\"margin\":{\"secs\":0,\"nanos\":150000000}",
+        "\"margin\":{\"secs\":9,\"nanos\":0}",
+    );
+    assert_ne!(bad, json);
+    assert!(serde_json::from_str::<LeaseTiming>(&bad).is_err());
 }
