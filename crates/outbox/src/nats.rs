@@ -126,6 +126,43 @@ impl JetStreamSink {
             .map_err(|e| PublishError::transient(format!("create stream: {e}")))
     }
 
+    /// Connects to `url` on a private current-thread runtime, makes sure a stream `stream`
+    /// with `duplicate_window` covers `<prefix>.>`, and returns a synchronous sink for a
+    /// [`Relay`](crate::Relay).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let sink = quorate_outbox::nats::JetStreamSink::connect_blocking(
+    ///     "nats://127.0.0.1:4222", "outbox", "OUTBOX", Duration::from_secs(120))?;
+    /// # let _ = sink;
+    /// # Ok::<(), quorate_outbox::PublishError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Transient`] when the runtime cannot start, the server cannot be reached
+    /// or the stream cannot be created.
+    pub fn connect_blocking(
+        url: &str,
+        prefix: &str,
+        stream: &str,
+        duplicate_window: Duration,
+    ) -> Result<crate::BlockingSink<Self>, PublishError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| PublishError::transient(format!("start runtime: {e}")))?;
+        let sink = runtime.block_on(async {
+            let client = async_nats::connect(url)
+                .await
+                .map_err(|e| PublishError::transient(format!("connect: {e}")))?;
+            let sink = Self::new(jetstream::new(client), prefix);
+            sink.ensure_stream(stream, duplicate_window).await?;
+            Ok::<_, PublishError>(sink)
+        })?;
+        Ok(crate::BlockingSink::with_runtime(sink, runtime))
+    }
+
     fn headers(message: &OutboxMessage) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("Nats-Msg-Id", message.id().as_str());

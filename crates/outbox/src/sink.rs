@@ -165,13 +165,29 @@ pub trait AsyncSink: Send + Sync {
 pub struct BlockingSink<S> {
     sink: S,
     handle: tokio::runtime::Handle,
+    /// A runtime this sink owns (from [`BlockingSink::with_own_runtime`]).
+    _runtime: Option<tokio::runtime::Runtime>,
 }
 
 #[cfg(feature = "tokio")]
 impl<S: AsyncSink> BlockingSink<S> {
     /// Wraps `sink`, running its futures on `handle`.
     pub fn new(sink: S, handle: tokio::runtime::Handle) -> Self {
-        Self { sink, handle }
+        Self {
+            sink,
+            handle,
+            _runtime: None,
+        }
+    }
+
+    /// Wraps `sink` with a private current-thread runtime that drives it (and whatever the
+    /// sink's client spawned on `runtime`) inside each publish.
+    pub fn with_runtime(sink: S, runtime: tokio::runtime::Runtime) -> Self {
+        Self {
+            sink,
+            handle: runtime.handle().clone(),
+            _runtime: Some(runtime),
+        }
     }
     /// The wrapped sink.
     pub fn get_ref(&self) -> &S {
