@@ -94,7 +94,8 @@
 //!   (PostgreSQL): a wall-clock jump on the application host neither extends nor shortens a
 //!   lock. A stored lock further ahead than one ttl cannot have been written by the current
 //!   clock (a reboot reset it) and counts as expired.
-//! - Retention is wall time (the database clock on PostgreSQL): a key past retention is
+//! - Retention is wall time (the database clock on PostgreSQL), counted from the begin that
+//!   created or took over the record: a key past retention is
 //!   treated as missing; its epoch keeps counting while the record exists. An attempt older
 //!   than a reaped record is not fenced any more, so keep retention far above the lock ttl.
 //! - Durability is the backend's: the memory store loses everything with the process; SQLite

@@ -1,7 +1,7 @@
 //! The in-memory store: sharded hash maps behind mutexes.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,10 +23,30 @@ const SHARDS: usize = 64;
 #[cfg(quorate_loom)]
 const SHARDS: usize = 2;
 
-/// The longest combined map key: one length byte, the scope, the key.
-const MAX_MAP_KEY: usize = 1 + MAX_SCOPE_LEN + MAX_KEY_LEN;
+/// The longest map key: the 8-byte keyed hash, one length byte, the scope, the key.
+const MAX_MAP_KEY: usize = 8 + 1 + MAX_SCOPE_LEN + MAX_KEY_LEN;
 
-type Shard = HashMap<Box<[u8]>, Row>;
+/// A map key starts with its own SipHash (under the store's random keys, so HashDoS-safe);
+/// the shard's map reads those 8 bytes back instead of hashing the key a second time.
+#[derive(Debug, Default, Clone, Copy)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(prefix) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_le_bytes(*prefix);
+        }
+    }
+
+    // `[u8]` hashes its length first; the prefix alone is the hash.
+    fn write_usize(&mut self, _: usize) {}
+}
+
+type Shard = HashMap<Box<[u8]>, Row, BuildHasherDefault<PrefixHasher>>;
 
 /// An in-memory [`IdempotencyStore`]: 64 shards, each a hash map behind its own mutex, so
 /// begins on different keys rarely contend.
@@ -123,7 +143,9 @@ impl MemoryStore {
         mono: impl MonotonicClock + 'static,
         wall: impl WallClock + 'static,
     ) -> Self {
-        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+        let shards = (0..SHARDS)
+            .map(|_| Mutex::new(HashMap::default()))
+            .collect();
         Self {
             shards,
             hasher: RandomState::new(),
@@ -158,21 +180,31 @@ impl MemoryStore {
     }
 
     fn shard(&self, map_key: &[u8]) -> &Mutex<Shard> {
-        let h = self.hasher.hash_one(map_key) as usize;
-        // SHARDS is a power of two, so the mask keeps the index in range.
-        &self.shards[(h >> 7) & (SHARDS - 1)]
+        let h = PrefixHasher::default().hash_of(map_key);
+        // Bits 51..57: hashbrown takes bucket indexes from the low bits and its tags from the top
+        // seven, so the shard choice does not correlate with either. SHARDS is a power of two.
+        &self.shards[(h >> 51) as usize & (SHARDS - 1)]
+    }
+
+    /// Writes `[hash][scope.len() as u8][scope][key]` into `buf` and returns the used prefix.
+    /// The caller has checked both lengths.
+    fn map_key<'b>(&self, buf: &'b mut [u8; MAX_MAP_KEY], scope: &str, key: &str) -> &'b [u8] {
+        let s = scope.len().min(MAX_SCOPE_LEN);
+        let k = key.len().min(MAX_KEY_LEN);
+        buf[8] = s as u8;
+        buf[9..9 + s].copy_from_slice(&scope.as_bytes()[..s]);
+        buf[9 + s..9 + s + k].copy_from_slice(&key.as_bytes()[..k]);
+        let h = self.hasher.hash_one(&buf[8..9 + s + k]);
+        buf[..8].copy_from_slice(&h.to_le_bytes());
+        &buf[..9 + s + k]
     }
 }
 
-/// Writes `[scope.len() as u8][scope][key]` into `buf` and returns the used prefix. The caller
-/// has checked both lengths.
-fn map_key<'b>(buf: &'b mut [u8; MAX_MAP_KEY], scope: &str, key: &str) -> &'b [u8] {
-    let s = scope.len().min(MAX_SCOPE_LEN);
-    let k = key.len().min(MAX_KEY_LEN);
-    buf[0] = s as u8;
-    buf[1..=s].copy_from_slice(&scope.as_bytes()[..s]);
-    buf[1 + s..1 + s + k].copy_from_slice(&key.as_bytes()[..k]);
-    &buf[..1 + s + k]
+impl PrefixHasher {
+    fn hash_of(mut self, map_key: &[u8]) -> u64 {
+        self.write(map_key);
+        self.finish()
+    }
 }
 
 impl IdempotencyStore for MemoryStore {
@@ -186,7 +218,7 @@ impl IdempotencyStore for MemoryStore {
         let ttl = self.config.lock_ttl_nanos();
         let retention = self.config.retention_nanos();
         let mut buf = [0u8; MAX_MAP_KEY];
-        let mk = map_key(&mut buf, scope, key);
+        let mk = self.map_key(&mut buf, scope, key);
         crash_point("idempotency.begin.before");
         let shard = self.shard(mk);
         let mut map = lock(shard);
@@ -237,7 +269,7 @@ impl IdempotencyStore for MemoryStore {
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let mut buf = [0u8; MAX_MAP_KEY];
-        let mk = map_key(&mut buf, scope, key);
+        let mk = self.map_key(&mut buf, scope, key);
         crash_point("idempotency.checkpoint.before");
         let mut map = lock(self.shard(mk));
         match map.get_mut(mk) {
@@ -266,29 +298,23 @@ impl IdempotencyStore for MemoryStore {
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let mut buf = [0u8; MAX_MAP_KEY];
-        let mk = map_key(&mut buf, scope, key);
+        let mk = self.map_key(&mut buf, scope, key);
         crash_point("idempotency.complete.before");
         let mut map = lock(self.shard(mk));
         match map.get_mut(mk) {
-            Some(row) if held_by(row, attempt.epoch()) => {
-                row.expires_at = self
-                    .wall
-                    .now_unix_nanos()
-                    .saturating_add(self.config.retention_nanos());
-                match outcome {
-                    Outcome::Succeeded(response) => {
-                        row.state = State::Succeeded;
-                        row.response = Some(response);
-                        row.recovery = None;
-                    }
-                    Outcome::FailedFinal(response) => {
-                        row.state = State::FailedFinal;
-                        row.response = Some(response);
-                        row.recovery = None;
-                    }
-                    Outcome::FailedRetryable => row.state = State::FailedRetryable,
+            Some(row) if held_by(row, attempt.epoch()) => match outcome {
+                Outcome::Succeeded(response) => {
+                    row.state = State::Succeeded;
+                    row.response = Some(response);
+                    row.recovery = None;
                 }
-            }
+                Outcome::FailedFinal(response) => {
+                    row.state = State::FailedFinal;
+                    row.response = Some(response);
+                    row.recovery = None;
+                }
+                Outcome::FailedRetryable => row.state = State::FailedRetryable,
+            },
             row => return Err(stale(scope, key, attempt.epoch(), row.map(|r| &*r))),
         }
         drop(map);
@@ -299,7 +325,7 @@ impl IdempotencyStore for MemoryStore {
     fn get(&self, scope: &str, key: &str) -> Result<Option<Record>, StoreError> {
         check_key(scope, key)?;
         let mut buf = [0u8; MAX_MAP_KEY];
-        let mk = map_key(&mut buf, scope, key);
+        let mk = self.map_key(&mut buf, scope, key);
         let map = lock(self.shard(mk));
         let lock_now = self.mono.now_nanos();
         let wall_now = self.wall.now_unix_nanos();

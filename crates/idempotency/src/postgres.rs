@@ -117,18 +117,13 @@ const CHECKPOINT: &str = concat!(
     " + $4 WHERE scope = $5 AND key = $6 AND epoch = $7 AND state = 0"
 );
 
-const COMPLETE_TERMINAL: &str = concat!(
-    "UPDATE quorate_idempotency SET state = $2, response = $3, expires_at = ",
-    db_now!(1),
-    " + $4, phase = NULL, phase_data = NULL WHERE scope = $5 AND key = $6 AND epoch = $7 \
-     AND state = 0"
-);
+// Completion leaves `expires_at` (set by the begin) alone: no index entry changes, so the
+// update can stay on its page (a HOT update).
+const COMPLETE_TERMINAL: &str = "UPDATE quorate_idempotency SET state = $1, response = $2, \
+     phase = NULL, phase_data = NULL WHERE scope = $3 AND key = $4 AND epoch = $5 AND state = 0";
 
-const COMPLETE_RELEASE: &str = concat!(
-    "UPDATE quorate_idempotency SET state = 2, expires_at = ",
-    db_now!(1),
-    " + $2 WHERE scope = $3 AND key = $4 AND epoch = $5 AND state = 0"
-);
+const COMPLETE_RELEASE: &str = "UPDATE quorate_idempotency SET state = 2 \
+     WHERE scope = $1 AND key = $2 AND epoch = $3 AND state = 0";
 
 const REAP: &str = concat!(
     "DELETE FROM quorate_idempotency WHERE (scope, key) IN (\
@@ -614,13 +609,12 @@ impl PgStore {
                 let body: &[u8] = response;
                 client.execute(
                     sql.complete_terminal,
-                    &[&p.offset, &state, &body, &p.retention, &scope, &key, &epoch],
+                    &[&state, &body, &scope, &key, &epoch],
                 )?
             }
-            Outcome::FailedRetryable => client.execute(
-                sql.complete_release,
-                &[&p.offset, &p.retention, &scope, &key, &epoch],
-            )?,
+            Outcome::FailedRetryable => {
+                client.execute(sql.complete_release, &[&scope, &key, &epoch])?
+            }
         };
         if n == 0 {
             return Err(stale_error_with(client, sql.select_row, attempt, p.offset));
@@ -1213,18 +1207,12 @@ impl AsyncPgStore {
                 };
                 let body: &[u8] = response;
                 client
-                    .execute(
-                        COMPLETE_TERMINAL,
-                        &[&p.offset, &state, &body, &p.retention, &scope, &key, &epoch],
-                    )
+                    .execute(COMPLETE_TERMINAL, &[&state, &body, &scope, &key, &epoch])
                     .await?
             }
             Outcome::FailedRetryable => {
                 client
-                    .execute(
-                        COMPLETE_RELEASE,
-                        &[&p.offset, &p.retention, &scope, &key, &epoch],
-                    )
+                    .execute(COMPLETE_RELEASE, &[&scope, &key, &epoch])
                     .await?
             }
         };

@@ -532,11 +532,8 @@ impl SqliteStore {
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         crash_point("idempotency.complete.before");
-        let expires_at = int(self
-            .wall
-            .now_unix_nanos()
-            .saturating_add(self.config.retention_nanos()));
         let epoch = int(attempt.epoch().get());
+        // `expires_at` (set by the begin) is left alone: its index entry does not change.
         let changed = match &outcome {
             Outcome::Succeeded(response) | Outcome::FailedFinal(response) => {
                 let state = if matches!(outcome, Outcome::Succeeded(_)) {
@@ -545,14 +542,13 @@ impl SqliteStore {
                     State::FailedFinal
                 };
                 conn.prepare_cached(
-                    "UPDATE quorate_idempotency SET state = ?1, response = ?2, expires_at = ?3, \
+                    "UPDATE quorate_idempotency SET state = ?1, response = ?2, \
                      phase = NULL, phase_data = NULL \
-                     WHERE scope = ?4 AND key = ?5 AND epoch = ?6 AND state = 0",
+                     WHERE scope = ?3 AND key = ?4 AND epoch = ?5 AND state = 0",
                 )?
                 .execute(params![
                     state.code(),
                     &response[..],
-                    expires_at,
                     scope,
                     key,
                     epoch
@@ -560,10 +556,10 @@ impl SqliteStore {
             }
             Outcome::FailedRetryable => conn
                 .prepare_cached(
-                    "UPDATE quorate_idempotency SET state = 2, expires_at = ?1 \
-                     WHERE scope = ?2 AND key = ?3 AND epoch = ?4 AND state = 0",
+                    "UPDATE quorate_idempotency SET state = 2 \
+                     WHERE scope = ?1 AND key = ?2 AND epoch = ?3 AND state = 0",
                 )?
-                .execute(params![expires_at, scope, key, epoch])?,
+                .execute(params![scope, key, epoch])?,
         };
         if changed == 0 {
             return Err(self.stale_error(conn, attempt));

@@ -398,8 +398,9 @@ impl RecoveryPoint {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Attempt {
-    scope: String,
-    key: String,
+    /// The scope followed by the key, in one allocation.
+    scope_key: Box<str>,
+    scope_len: usize,
     epoch: FencingToken,
     recovery: Option<RecoveryPoint>,
 }
@@ -411,9 +412,12 @@ impl Attempt {
         epoch: FencingToken,
         recovery: Option<RecoveryPoint>,
     ) -> Self {
+        let mut scope_key = String::with_capacity(scope.len() + key.len());
+        scope_key.push_str(scope);
+        scope_key.push_str(key);
         Self {
-            scope: scope.to_owned(),
-            key: key.to_owned(),
+            scope_key: scope_key.into_boxed_str(),
+            scope_len: scope.len(),
             epoch,
             recovery,
         }
@@ -449,7 +453,7 @@ impl Attempt {
     /// ```
     #[must_use]
     pub fn scope(&self) -> &str {
-        &self.scope
+        self.scope_key.get(..self.scope_len).unwrap_or_default()
     }
 
     /// The key.
@@ -462,7 +466,7 @@ impl Attempt {
     /// ```
     #[must_use]
     pub fn key(&self) -> &str {
-        &self.key
+        self.scope_key.get(self.scope_len..).unwrap_or_default()
     }
 
     /// The attempt epoch (1 for the first attempt, higher after each takeover or release).
@@ -637,8 +641,10 @@ impl StoreConfig {
     ///
     /// - `lock_ttl`: how long an attempt holds its key before another may take it over (a
     ///   crashed worker's key is free again after this); checkpoints renew it.
-    /// - `retention`: how long terminal records are kept (and replayed); after it a key is
-    ///   treated as missing and the reaper may delete it.
+    /// - `retention`: how long a record is kept (and replayed), counted from the begin that
+    ///   created it (or took it over), as Stripe counts its 24 hours from a key's first use;
+    ///   after it a key is treated as missing and the reaper may delete it. Completion does not
+    ///   move it, so a completion never rewrites the expiry index.
     /// - `max_response_bytes`: the largest response (and recovery-point data) stored.
     ///
     /// # Errors
