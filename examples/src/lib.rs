@@ -44,6 +44,7 @@
 
 mod db;
 mod inventory;
+mod multiprocess;
 mod payment;
 mod profile;
 mod report;
@@ -157,6 +158,9 @@ pub enum TourError {
     /// `--scale` must be at least 1.
     #[error("scale must be at least 1")]
     ZeroScale,
+    /// `--workers` needs PostgreSQL, a worker executable and at least one worker.
+    #[error("--workers needs PostgreSQL (--database-url or DATABASE_URL) and at least 1 worker")]
+    Workers,
 }
 
 /// What to run.
@@ -175,6 +179,7 @@ pub struct TourOptions {
     backend: Backend,
     broken: bool,
     worker_exe: Option<std::path::PathBuf>,
+    workers: Option<usize>,
 }
 
 impl TourOptions {
@@ -192,6 +197,7 @@ impl TourOptions {
             backend: Backend::Sqlite,
             broken: false,
             worker_exe: None,
+            workers: None,
         }
     }
 
@@ -246,6 +252,30 @@ impl TourOptions {
     pub fn with_worker_executable(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.worker_exe = Some(path.into());
         self
+    }
+
+    /// Also runs the multi-process mode: the job scheduler and the outbox relay as `n`
+    /// worker processes (the worker executable) against the PostgreSQL database, killed with
+    /// `SIGKILL` at random and restarted; its invariants are checked from the database. Needs
+    /// [`Backend::Postgres`] and [`with_worker_executable`](Self::with_worker_executable).
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(1).with_workers(3).workers(), Some(3));
+    /// ```
+    #[must_use]
+    pub fn with_workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// The number of worker processes of the multi-process mode, if it runs.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(1).workers(), None);
+    /// ```
+    #[must_use]
+    pub fn workers(&self) -> Option<usize> {
+        self.workers
     }
 
     /// The worker executable, if set.
@@ -407,6 +437,13 @@ pub fn run(options: &TourOptions, progress: &mut dyn Progress) -> Result<TourRep
     if options.scale == 0 {
         return Err(TourError::ZeroScale);
     }
+    if let Some(n) = options.workers
+        && (n == 0
+            || options.worker_exe.is_none()
+            || !matches!(options.backend, Backend::Postgres(_)))
+    {
+        return Err(TourError::Workers);
+    }
     check_backend(&options.backend)?;
     let scratch = match options.backend {
         Backend::Sqlite => Some(db::ScratchDir::new(options.seed)?),
@@ -458,6 +495,15 @@ fn run_scenarios(
         let ended = quorate_clocks::MonotonicClock::now_nanos(&clock);
         r.elapsed_ms = ended.saturating_sub(started) / 1_000_000;
         progress.finish(&r);
+        report.scenarios.push(r);
+    }
+    if let (Some(n), Some(exe)) = (options.workers, options.worker_exe.as_deref()) {
+        let location = db::Location::for_scenario(&options.backend, scratch, "workers")?;
+        let clock = quorate_clocks::SystemClock;
+        let started = quorate_clocks::MonotonicClock::now_nanos(&clock);
+        let mut r = multiprocess::run(&location, exe, n, options.seed, options.scale, progress)?;
+        let ended = quorate_clocks::MonotonicClock::now_nanos(&clock);
+        r.elapsed_ms = ended.saturating_sub(started) / 1_000_000;
         report.scenarios.push(r);
     }
     Ok(())

@@ -330,6 +330,9 @@ fn crash_hook(name: &str) {
 /// aborting at the armed crash point.
 pub(crate) fn worker_main() -> Option<ExitCode> {
     let role = std::env::var(WORKER_ENV).ok()?;
+    if role == "mp-worker" {
+        return Some(crate::multiprocess::worker_main());
+    }
     Some(match run_worker(&role) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

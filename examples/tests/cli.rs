@@ -154,3 +154,31 @@ fn the_command_runs_on_postgres() {
         .expect("query");
     assert_eq!(left.get::<_, i64>(0), 0);
 }
+
+#[test]
+fn workers_mode_kills_and_restarts_processes_on_postgres() {
+    let db = quorate_testkit::pg_test_db!();
+    let out = tour(&[
+        "--seed",
+        "6",
+        "--scale",
+        "200",
+        "--scenario",
+        "retry-storm",
+        "--workers",
+        "3",
+        "--database-url",
+        db.connection_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    assert!(stdout.contains("workers"), "{stdout}");
+    assert!(stdout.contains("3 worker processes"), "{stdout}");
+    assert!(stdout.contains("killed with SIGKILL"), "{stdout}");
+}
+
+#[test]
+fn workers_mode_needs_postgres() {
+    let err = one_line_error(&tour(&["--workers", "2"]));
+    assert!(err.contains("--workers needs PostgreSQL"), "{err}");
+}

@@ -33,6 +33,10 @@ struct Cli {
     /// Print the results as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Also run the job scheduler and the outbox relay as N worker processes against
+    /// PostgreSQL, killing and restarting them at random (needs --database-url).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
     /// PostgreSQL connection string (URL or key=value); default: SQLite in a temporary directory.
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     database_url: Option<String>,
@@ -139,6 +143,10 @@ fn main() -> ExitCode {
         .with_scale(cli.scale)
         .with_scenarios(scenarios)
         .with_backend(backend.clone());
+    let options = match cli.workers {
+        Some(n) => options.with_workers(n),
+        None => options,
+    };
     let options = match std::env::current_exe() {
         Ok(exe) => options.with_worker_executable(exe),
         Err(_) => options,
