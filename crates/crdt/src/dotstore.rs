@@ -181,18 +181,19 @@ pub(crate) fn check_collisions<A: Actor, S: Store<A>, C1: DotView<A>, C2: DotVie
     } else if sus.theirs.is_empty() {
         None
     } else if keys_only {
-        sus.theirs.sort_unstable();
+        let index = DotIndex::new(&sus.theirs);
         let mut hit = None;
         local.for_each_dot(&mut |d| {
-            if hit.is_none() && sus.theirs.binary_search(d).is_ok() {
+            if hit.is_none() && index.contains(d) {
                 hit = Some(d.clone());
             }
         });
         hit
+    } else if sus.mine.is_empty() {
+        None
     } else {
-        sus.theirs.sort_unstable();
-        sus.mine.sort_unstable();
-        first_common(&sus.mine, &sus.theirs)
+        let index = DotIndex::new(&sus.mine);
+        sus.theirs.iter().find(|d| index.contains(d)).cloned()
     };
     match hit {
         None => Ok(()),
@@ -204,17 +205,72 @@ pub(crate) fn check_collisions<A: Actor, S: Store<A>, C1: DotView<A>, C2: DotVie
     }
 }
 
-/// The first element of two sorted slices that both hold.
-fn first_common<T: Ord + Clone>(a: &[T], b: &[T]) -> Option<T> {
-    let (mut i, mut j) = (0, 0);
-    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
-        match x.cmp(y) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => return Some(x.clone()),
+/// A set of dots for membership tests in expected linear time: per actor, a bitmap over the
+/// counters when they are dense (the usual case), a hash set otherwise.
+struct DotIndex<A> {
+    /// Sorted by actor.
+    buckets: Vec<(A, Bucket)>,
+}
+
+enum Bucket {
+    Bits(Vec<u64>),
+    Hash(HashSet<u64>),
+}
+
+impl<A: Actor> DotIndex<A> {
+    fn new(dots: &[Dot<A>]) -> Self {
+        let mut lists: Vec<(A, Vec<u64>)> = Vec::new();
+        for d in dots {
+            match lists.last_mut() {
+                Some((a, v)) if *a == d.actor => v.push(d.counter),
+                _ => match lists.binary_search_by(|(a, _)| a.cmp(&d.actor)) {
+                    Ok(i) => {
+                        if let Some((_, v)) = lists.get_mut(i) {
+                            v.push(d.counter);
+                        }
+                    }
+                    Err(i) => lists.insert(i, (d.actor.clone(), vec![d.counter])),
+                },
+            }
+        }
+        let buckets = lists
+            .into_iter()
+            .map(|(a, counters)| {
+                let max = counters.iter().copied().max().unwrap_or(0);
+                let words = usize::try_from(max / 64 + 1)
+                    .ok()
+                    .filter(|w| *w <= counters.len().saturating_mul(4).saturating_add(64));
+                let bucket = match words {
+                    Some(words) => {
+                        let mut bits = vec![0u64; words];
+                        for c in counters {
+                            if let Some(w) = bits.get_mut((c / 64) as usize) {
+                                *w |= 1 << (c % 64);
+                            }
+                        }
+                        Bucket::Bits(bits)
+                    }
+                    None => Bucket::Hash(counters.into_iter().collect()),
+                };
+                (a, bucket)
+            })
+            .collect();
+        Self { buckets }
+    }
+
+    fn contains(&self, d: &Dot<A>) -> bool {
+        let Ok(i) = self.buckets.binary_search_by(|(a, _)| a.cmp(&d.actor)) else {
+            return false;
+        };
+        match self.buckets.get(i) {
+            Some((_, Bucket::Bits(bits))) => usize::try_from(d.counter / 64)
+                .ok()
+                .and_then(|w| bits.get(w))
+                .is_some_and(|w| w & (1 << (d.counter % 64)) != 0),
+            Some((_, Bucket::Hash(set))) => set.contains(&d.counter),
+            None => false,
         }
     }
-    None
 }
 
 /// The dots of `s` that `ctx` has seen, pushed to `out` (a side with no counterpart entry).
@@ -1379,24 +1435,51 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         if keys_only {
             for (k, ov) in other.map.iter() {
                 match self.map.get(k) {
+                    Some(v) if v == ov => {}
                     Some(v) => v.collide(mine, ov, theirs, true, sus),
                     None => seen_dots(ov, mine, &mut sus.theirs),
                 }
             }
             return;
         }
-        let mut it = other.map.iter().peekable();
-        for (k, v) in self.map.iter() {
-            while let Some((_, ov)) = it.next_if(|(ok, _)| *ok < k) {
-                seen_dots(ov, mine, &mut sus.theirs);
-            }
-            match it.next_if(|(ok, _)| *ok == k) {
-                Some((_, ov)) => v.collide(mine, ov, theirs, false, sus),
-                None => seen_dots(v, theirs, &mut sus.mine),
+        let oc = other.map.chunks();
+        let (mut ci, mut oi) = (0usize, 0usize);
+        for sc in self.map.chunks() {
+            for (k, v) in sc {
+                let mut matched = false;
+                while let Some(chunk) = oc.get(ci) {
+                    let Some((ok, ov)) = chunk.get(oi) else {
+                        ci += 1;
+                        oi = 0;
+                        continue;
+                    };
+                    match ok.cmp(k) {
+                        std::cmp::Ordering::Less => {
+                            seen_dots(ov, mine, &mut sus.theirs);
+                            oi += 1;
+                        }
+                        std::cmp::Ordering::Equal => {
+                            if v != ov {
+                                v.collide(mine, ov, theirs, false, sus);
+                            }
+                            oi += 1;
+                            matched = true;
+                            break;
+                        }
+                        std::cmp::Ordering::Greater => break,
+                    }
+                }
+                if !matched {
+                    seen_dots(v, theirs, &mut sus.mine);
+                }
             }
         }
-        for (_, ov) in it {
-            seen_dots(ov, mine, &mut sus.theirs);
+        while let Some(chunk) = oc.get(ci) {
+            for (_, ov) in chunk.get(oi..).unwrap_or_default() {
+                seen_dots(ov, mine, &mut sus.theirs);
+            }
+            ci += 1;
+            oi = 0;
         }
     }
 
