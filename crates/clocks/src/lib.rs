@@ -14,11 +14,12 @@
 //! |---|---|
 //! | the current time, testably | [`WallClock`] / [`MonotonicClock`]: [`SystemClock`], [`BootClock`] (counts through suspend), [`CoarseClock`] (cheap, ms-grained), [`ManualClock`] (tests) |
 //! | a total order consistent with causality, no wall time | [`LamportClock`] (shared, atomic) or [`Lamport`] (plain value) |
-//! | to detect concurrent updates | [`VersionVector`] with [`Dot`]s |
+//! | to detect concurrent updates | [`VersionVector`] with [`Dot`]s ([`descends`](VersionVector::descends) as Riak's `vclock:descends/2`, [`dominates`](VersionVector::dominates) strict as `vclock:dominates/2`) |
 //! | sibling values per key without false conflicts | [`DvvSet`] (Riak's dvvset), or a single [`Dvv`] |
-//! | timestamps that respect causality and track wall time | [`HybridClock`] issuing [`Timestamp`]s; [`NodeTimestamp`] to break ties across nodes |
-//! | to bound vectors whose actor set keeps growing | [`PruningPolicy`] (Riak's size/age rules) |
-//! | to know whether an instant has certainly passed | [`UncertainClock`] (TrueTime/ClockBound style) |
+//! | timestamps that respect causality and track wall time | [`HybridClock`] issuing [`Timestamp`]s ([`next`](Timestamp::next), [`prev`](Timestamp::prev), [`wall_next`](Timestamp::wall_next) and a text form as CockroachDB's); [`NodeTimestamp`] to break ties across nodes |
+//! | to notice wall-clock steps | [`HybridClock`]: backward jumps always counted, forward jumps refused by [`try_now`](HybridClock::try_now) once [`set_forward_jump_check`](HybridClock::set_forward_jump_check) is on (CockroachDB's checks) |
+//! | to bound vectors whose actor set keeps growing | [`PruningPolicy`] (Riak's size/age rules, `vclock:prune/3`) |
+//! | to know whether an instant has certainly passed | [`UncertainClock`] (TrueTime/ClockBound style: `void_after`, drift limit, causality breach) |
 //! | to put any of these on the wire | [`Encode`] / [`Decode`] ([`codec`]) or the `serde` feature |
 //!
 //! # Example
@@ -61,7 +62,12 @@
 //!   within that offset of yours (remote stamps further ahead are rejected or counted, your
 //!   choice). After a restart it stays monotonic if you persist and restore its upper bound.
 //! - [`UncertainClock`] intervals contain true time *assuming* the error bound you feed it
-//!   from your synchronisation source is honest and drift stays below the configured rate.
+//!   from your synchronisation source is honest and drift stays below the configured rate;
+//!   a void bound or a monotonic clock reading before the last sync gives the unbounded
+//!   interval (or a typed error from `try_now`), never a narrow one.
+//! - Where a type follows a reference (Riak's `vclock` and `dvvset`, CockroachDB's HLC,
+//!   AWS ClockBound, the HLC paper), the reference's own test cases are restated in the
+//!   crate's tests and deliberate differences are documented on the type.
 //! - Decoders never panic and never allocate from an unchecked length.
 //! - The only `unsafe` code is the `clock_gettime` call and the inline vector storage, each
 //!   with its safety argument.
@@ -69,6 +75,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod sync;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod codec;
 mod dot;
