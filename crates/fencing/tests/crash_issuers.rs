@@ -1,7 +1,8 @@
 //! Crash tests: an issuer killed at every step of a grant never reissues a token after restart.
+#![cfg(any(feature = "sqlite", feature = "postgres"))]
 
-use quorate_fencing::{FencingToken, TokenIssuer};
-use quorate_testkit::{ChildOutcome, CrashReport, CrashTest, crash_note, is_crash_child};
+use quorate_fencing::TokenIssuer;
+use quorate_testkit::{ChildOutcome, CrashReport, CrashTest, crash_note};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -77,7 +78,9 @@ fn sqlite_issuer_never_reissues_after_a_crash() -> TestResult {
         ]
     );
     assert_eq!(explored.crash_runs, 3 * GRANTS);
-    assert!(SqliteIssuer::open(&path)?.highest("jobs")? > Some(FencingToken::new(0)));
+    assert!(
+        SqliteIssuer::open(&path)?.highest("jobs")? > Some(quorate_fencing::FencingToken::ZERO)
+    );
     Ok(())
 }
 
@@ -87,7 +90,7 @@ fn postgres_issuer_never_reissues_after_a_crash() -> TestResult {
     use quorate_fencing::PgIssuer;
 
     // The child re-runs this test from the top: only the parent creates the database.
-    let db = if is_crash_child() {
+    let db = if quorate_testkit::is_crash_child() {
         None
     } else {
         Some(quorate_testkit::pg_test_db!(Ok(())))
