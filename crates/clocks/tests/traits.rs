@@ -37,6 +37,8 @@ fn public_types_are_send_and_sync() {
     send_sync::<InvalidDvvSet>();
     send_sync::<PruningPolicy>();
     send_sync::<InvalidPruningPolicy>();
+    send_sync::<ParseTimestampError>();
+    send_sync::<UncertainClockError>();
     // Object safety.
     let _: Option<&dyn WallClock> = None;
     let _: Option<&dyn MonotonicClock> = None;
@@ -45,6 +47,10 @@ fn public_types_are_send_and_sync() {
     is_error::<DecodeError>();
     is_error::<RecvError>();
     is_error::<DvvUpdateError>();
+    is_error::<ParseTimestampError>();
+    is_error::<UncertainClockError>();
+    is_error::<NowError>();
+    is_error::<CommitWaitError>();
 }
 
 #[cfg(feature = "serde")]
