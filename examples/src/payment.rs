@@ -470,6 +470,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
         "captured at most once per payment",
         "every acknowledged payment is captured",
         "local state equals the provider's after reconciliation",
+        "each payment and its outbox message commit together",
     ] {
         chk.declare(name);
     }
@@ -861,7 +862,32 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
             repaired += 1;
         }
     }
-    // Checks.
+    // Checks. Atomicity first: whatever the crashes interrupted, every payment row has exactly
+    // one capture message (sent, pending or dead-lettered) and every message a payment row.
+    let messages = ctx.db.query(
+        "SELECT key, COUNT(*) FROM (SELECT key FROM quorate_outbox UNION ALL SELECT key FROM quorate_outbox_dead) m GROUP BY key",
+        &[],
+    )?;
+    let mut per_key: BTreeMap<String, i64> = BTreeMap::new();
+    for row in messages {
+        if let (Some(Val::S(k)), Some(Val::I(n))) = (row.first(), row.get(1)) {
+            per_key.insert(k.clone(), *n);
+        }
+    }
+    for pid in local
+        .keys()
+        .chain(per_key.keys().filter(|k| !local.contains_key(*k)))
+    {
+        let (row, n) = (
+            local.contains_key(pid),
+            per_key.get(pid).copied().unwrap_or(0),
+        );
+        chk.check(
+            "each payment and its outbox message commit together",
+            row && n == 1,
+            || format!("{pid}: payment row {row}, {n} outbox messages"),
+        );
+    }
     let prov = lock(&provider);
     for (pid, &n) in &prov.per_payment {
         chk.check("captured at most once per payment", n <= 1, || {
@@ -918,7 +944,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<ScenarioReport, TourError> {
     faults.add(Fault::DependencyFailure, prov.ambiguous + prov.unreachable);
     report.faults = faults;
     report.details.push(format!(
-        "{payments} payments, {acked} acknowledged, {} executions, {replays} accepted answers to retries, {in_progress} 'in progress' answers, {} provider timeouts after capture, {} provider unreachable, {repaired} repaired by reconciliation; clients gave up: {gave_up:?}; crashed at: {}",
+        "{payments} payments, {acked} acknowledged, {} executions in the service process, {replays} accepted answers to retries, {in_progress} 'in progress' answers, {} provider timeouts after capture, {} provider unreachable, {repaired} repaired by reconciliation; clients gave up: {gave_up:?}; crashed at: {}",
         service.executions,
         prov.ambiguous,
         prov.unreachable,
