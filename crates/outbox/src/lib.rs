@@ -10,10 +10,10 @@
 //!
 //! | Need | Use |
 //! |---|---|
-//! | write a message in my transaction | [`Outbox::enqueue`] on a `rusqlite::Transaction`, `postgres::Transaction` ([`pg`]), `tokio_postgres::Transaction` ([`pg::enqueue_async`]) or [`MemoryTransaction`] |
+//! | write a message in my transaction | [`Outbox::enqueue`] on a `rusqlite::Transaction`, `postgres::Transaction` ([`pg`]), `tokio_postgres::Transaction` (`pg::enqueue_async`, feature `tokio`) or [`MemoryTransaction`] |
 //! | install the tables | [`sqlite::migrate`], [`pg::migrate`] |
 //! | publish pending messages | [`Relay`] over a [`RelayStore`] ([`sqlite::SqliteRelayStore`], [`pg::PgRelayStore`], [`MemoryOutbox`]) and a [`Sink`] |
-//! | sinks | [`MemorySink`], [`CallbackSink`], [`AsyncSink`] via [`BlockingSink`], `nats::JetStreamSink` (feature `nats`) |
+//! | sinks | [`MemorySink`], [`CallbackSink`], `AsyncSink` via `BlockingSink` (feature `tokio`), `nats::JetStreamSink` (feature `nats`) |
 //! | wake relays early on PostgreSQL | [`pg::spawn_listener`] (LISTEN/NOTIFY, a hint only) |
 //! | process a delivery once | [`Inbox::process_once`] |
 //! | stop enqueueing when the relay falls behind | [`Backpressure`] |
@@ -77,6 +77,9 @@
 //!   claimed alone, so a crash blames it only, and at the crash limit it is dead-lettered.
 //!   The key is then held ([`PoisonPolicy::Strict`]) or continues ([`PoisonPolicy::Lenient`]).
 //! - **Graceful shutdown** ([`RelaySignal::shutdown`]) releases unpublished claims at once.
+//! - **Relay bookkeeping is cheap to lose**: the PostgreSQL relay connection commits with
+//!   `synchronous_commit = off`; a server crash can only undo claims, retry records or
+//!   mark-sent, which republishes (at least once still holds), never loses a message.
 //!
 //! Assumptions: relay clocks agree within a small fraction of the claim timeout; a claim
 //! timeout longer than the time one batch takes to publish.
@@ -87,7 +90,7 @@
 //! |---|---|---|
 //! | `sqlite` | yes | [`sqlite`] (rusqlite, bundled) |
 //! | `postgres` | yes | [`pg`] (postgres, sync) |
-//! | `tokio` | no | [`AsyncSink`], [`BlockingSink`], `pg::enqueue_async` on tokio-postgres |
+//! | `tokio` | no | `AsyncSink`, `BlockingSink`, `pg::enqueue_async` on tokio-postgres |
 //! | `nats` | no | `nats::JetStreamSink` (async-nats) |
 //! | `serde` | no | `Serialize`/`Deserialize` on plain data types |
 #![forbid(unsafe_code)]

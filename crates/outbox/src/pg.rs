@@ -304,12 +304,12 @@ struct Statements {
     claim_started: Statement,
     sent: Statement,
     unattempted: Statement,
-    release: Statement,
 }
 
 /// The relay store over one PostgreSQL connection (its statements are prepared once).
 ///
-/// Run several relays, each with its own store and connection, with distinct relay ids.
+/// Run several relays, each with its own store and connection, with distinct relay ids. The
+/// connection runs with `synchronous_commit = off` (see [`PgRelayStore::new`]).
 ///
 /// ```no_run
 /// use quorate_outbox::{MemorySink, Relay, RelayConfig, pg::PgRelayStore};
@@ -331,12 +331,20 @@ impl std::fmt::Debug for PgRelayStore {
 }
 
 impl PgRelayStore {
-    /// Prepares the relay's statements on `client` (the schema must be migrated).
+    /// Prepares the relay's statements on `client` (the schema must be migrated) and sets
+    /// `synchronous_commit = off` for this session: losing the relay's last bookkeeping
+    /// commits in a server crash only causes republishing, never loss.
     ///
     /// # Errors
     ///
     /// [`StoreError::Postgres`], for example when the tables are missing.
     pub fn new(mut client: Client) -> Result<Self, StoreError> {
+        // The relay's own bookkeeping need not wait for the WAL flush: a claim, mark-sent or
+        // retry record lost to a server crash only makes a message published again (at least
+        // once still holds) or its key claimable again. Enqueues keep the caller's setting.
+        // A relay never waits long on a key row an application transaction holds: if two
+        // locks would deadlock, the relay gives up first (and retries), never the application.
+        client.batch_execute("SET synchronous_commit = off; SET lock_timeout = '200ms'")?;
         let st = Statements {
             claim_keys: client.prepare(
                 "SELECT key FROM quorate_outbox_keys
@@ -357,21 +365,25 @@ impl PgRelayStore {
             )?,
             claim_started: client
                 .prepare("UPDATE quorate_outbox SET started = started + 1 WHERE seq = ANY($1)")?,
+            // Marks the sent rows and, in the same statement, decrements the keys' pending
+            // counts and releases the batch's claims (one row version per key).
             sent: client.prepare(
                 "WITH s AS (
                     UPDATE quorate_outbox SET state = 1, sent_at = $2, attempts = attempts + 1
                     WHERE seq = ANY($1) AND state = 0 RETURNING key),
-                 c AS (SELECT key, count(*) AS n FROM s GROUP BY key)
-                 UPDATE quorate_outbox_keys k SET pending = k.pending - c.n, served_at = $2
-                 FROM c WHERE k.key = c.key",
+                 c AS (SELECT key, count(*) AS n FROM s GROUP BY key),
+                 r AS (SELECT DISTINCT unnest($3::text[]) AS key)
+                 UPDATE quorate_outbox_keys k
+                 SET pending = k.pending - coalesce(c.n, 0),
+                     served_at = CASE WHEN c.n IS NULL THEN k.served_at ELSE $2 END,
+                     claimed_by = CASE WHEN k.claimed_by = $4 THEN NULL ELSE k.claimed_by END,
+                     claim_until = CASE WHEN k.claimed_by = $4 THEN 0 ELSE k.claim_until END
+                 FROM r LEFT JOIN c ON c.key = r.key
+                 WHERE k.key = r.key",
             )?,
             unattempted: client.prepare(
                 "UPDATE quorate_outbox SET started = greatest(started - 1, attempts)
                  WHERE seq = ANY($1) AND state = 0",
-            )?,
-            release: client.prepare(
-                "UPDATE quorate_outbox_keys SET claimed_by = NULL, claim_until = 0
-                 WHERE key = ANY($1) AND claimed_by = $2",
             )?,
         };
         Ok(Self { client, st })
@@ -384,11 +396,6 @@ impl PgRelayStore {
 
     fn complete_once(&mut self, relay: &str, o: &BatchOutcome, now: i64) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
-        tx.batch_execute("SET LOCAL lock_timeout = '200ms'")?;
-        if !o.sent.is_empty() {
-            let seqs: Vec<i64> = o.sent.iter().map(|(s, _)| *s).collect();
-            tx.execute(&self.st.sent, &[&seqs, &now])?;
-        }
         for f in &o.failed {
             match f.dead {
                 Some(reason) => {
@@ -411,9 +418,8 @@ impl PgRelayStore {
             let seqs: Vec<i64> = o.unattempted.iter().map(|(s, _)| *s).collect();
             tx.execute(&self.st.unattempted, &[&seqs])?;
         }
-        if !o.keys.is_empty() {
-            tx.execute(&self.st.release, &[&o.keys, &relay])?;
-        }
+        let seqs: Vec<i64> = o.sent.iter().map(|(s, _)| *s).collect();
+        tx.execute(&self.st.sent, &[&seqs, &now, &o.keys, &relay])?;
         tx.commit()?;
         Ok(())
     }

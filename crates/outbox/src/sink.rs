@@ -171,7 +171,8 @@ pub struct BlockingSink<S> {
 
 #[cfg(feature = "tokio")]
 impl<S: AsyncSink> BlockingSink<S> {
-    /// Wraps `sink`, running its futures on `handle`.
+    /// Wraps `sink`, running its futures on `handle` (of a multi-thread runtime: a
+    /// current-thread runtime's handle cannot drive IO; use [`BlockingSink::with_runtime`]).
     pub fn new(sink: S, handle: tokio::runtime::Handle) -> Self {
         Self {
             sink,
@@ -196,11 +197,23 @@ impl<S: AsyncSink> BlockingSink<S> {
 }
 
 #[cfg(feature = "tokio")]
+impl<S: AsyncSink> BlockingSink<S> {
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        // `Handle::block_on` cannot drive the IO and timer drivers of a current-thread
+        // runtime; the owned runtime's own `block_on` can.
+        match &self._runtime {
+            Some(rt) => rt.block_on(f),
+            None => self.handle.block_on(f),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
 impl<S: AsyncSink> Sink for BlockingSink<S> {
     fn publish(&mut self, message: &OutboxMessage) -> Result<(), PublishError> {
-        self.handle.block_on(self.sink.publish(message))
+        self.block_on(self.sink.publish(message))
     }
     fn publish_batch(&mut self, messages: &[&OutboxMessage]) -> Vec<Result<(), PublishError>> {
-        self.handle.block_on(self.sink.publish_batch(messages))
+        self.block_on(self.sink.publish_batch(messages))
     }
 }

@@ -344,23 +344,27 @@ impl RelayStore for SqliteRelayStore {
             return Ok(Vec::new());
         }
         let per_key = i64::try_from(per_key_limit(req.max_messages, keys.len())).unwrap_or(1);
-        let mut groups = Vec::with_capacity(keys.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT seq, id, key_seq, msg_type, payload, headers, created_at, attempts, started
-                 FROM quorate_outbox WHERE key = ?1 AND state = 0 ORDER BY key_seq LIMIT ?2",
-            )?;
-            for key in &keys {
-                let rows = stmt
-                    .query_map(params![key, per_key], |r| read_candidate(key, r))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                let group = rows
-                    .into_iter()
-                    .map(finish_candidate)
-                    .collect::<Result<Vec<_>, _>>()?;
-                groups.push(group);
-            }
+        let keys_json = json_strings(keys.iter().map(String::as_str));
+        let rows = tx
+            .prepare_cached(
+                "SELECT seq, id, key_seq, msg_type, payload, headers, created_at, attempts, started, key
+                 FROM (SELECT o.*, row_number() OVER (PARTITION BY o.key ORDER BY o.key_seq) AS rn
+                       FROM quorate_outbox o
+                       WHERE o.state = 0 AND o.key IN (SELECT value FROM json_each(?1)))
+                 WHERE rn <= ?2 ORDER BY key, key_seq",
+            )?
+            .query_map(params![keys_json, per_key], |r| {
+                let key: String = r.get(9)?;
+                read_candidate(&key, r)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut by_key: std::collections::HashMap<String, Vec<Candidate>> =
+            std::collections::HashMap::with_capacity(keys.len());
+        for row in rows {
+            let c = finish_candidate(row)?;
+            by_key.entry(c.message.key.clone()).or_default().push(c);
         }
+        let groups: Vec<Vec<Candidate>> = keys.iter().filter_map(|k| by_key.remove(k)).collect();
         let plan = plan_claim(&groups, req.max_messages, req.crash_limit, req.poison);
         let flat: Vec<&Candidate> = groups.iter().flatten().collect();
         for (i, hold) in &plan.dead {
@@ -377,24 +381,28 @@ impl RelayStore for SqliteRelayStore {
                 )?;
             }
         }
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE quorate_outbox_keys SET claimed_by = ?2, claim_until = ?3 WHERE key = ?1",
-            )?;
-            for key in &plan.keys {
-                stmt.execute(params![key, req.relay, req.claim_until_ms])?;
-            }
+        if !plan.keys.is_empty() {
+            tx.prepare_cached(
+                "UPDATE quorate_outbox_keys SET claimed_by = ?2, claim_until = ?3
+                 WHERE key IN (SELECT value FROM json_each(?1))",
+            )?
+            .execute(params![
+                json_strings(plan.keys.iter().map(String::as_str)),
+                req.relay,
+                req.claim_until_ms
+            ])?;
         }
-        let mut out = Vec::with_capacity(plan.claim.len());
-        {
-            let mut stmt = tx
-                .prepare_cached("UPDATE quorate_outbox SET started = started + 1 WHERE seq = ?1")?;
-            for i in &plan.claim {
-                if let Some(c) = flat.get(*i) {
-                    stmt.execute([c.message.seq])?;
-                    out.push(c.message.clone());
-                }
-            }
+        let out: Vec<OutboxMessage> = plan
+            .claim
+            .iter()
+            .filter_map(|i| flat.get(*i).map(|c| c.message.clone()))
+            .collect();
+        if !out.is_empty() {
+            tx.prepare_cached(
+                "UPDATE quorate_outbox SET started = started + 1
+                 WHERE seq IN (SELECT value FROM json_each(?1))",
+            )?
+            .execute([json_ints(out.iter().map(|m| m.seq))])?;
         }
         tx.commit()?;
         Ok(out)
@@ -404,18 +412,27 @@ impl RelayStore for SqliteRelayStore {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut sent = tx.prepare_cached(
-                "UPDATE quorate_outbox SET state = 1, sent_at = ?2, attempts = attempts + 1
-                 WHERE seq = ?1 AND state = 0",
-            )?;
-            let mut key = tx.prepare_cached(
-                "UPDATE quorate_outbox_keys SET pending = pending - 1, served_at = ?2 WHERE key = ?1",
-            )?;
-            for (seq, k) in &o.sent {
-                if sent.execute(params![seq, now])? == 1 {
-                    key.execute(params![k, now])?;
-                }
+        if !o.sent.is_empty() {
+            let changed: Vec<String> = tx
+                .prepare_cached(
+                    "UPDATE quorate_outbox SET state = 1, sent_at = ?2, attempts = attempts + 1
+                     WHERE seq IN (SELECT value FROM json_each(?1)) AND state = 0 RETURNING key",
+                )?
+                .query_map(
+                    params![json_ints(o.sent.iter().map(|(s, _)| *s)), now],
+                    |r| r.get(0),
+                )?
+                .collect::<Result<_, _>>()?;
+            if !changed.is_empty() {
+                tx.prepare_cached(
+                    "UPDATE quorate_outbox_keys SET pending = pending - c.n, served_at = ?2
+                     FROM (SELECT value AS k, count(*) AS n FROM json_each(?1) GROUP BY value) AS c
+                     WHERE quorate_outbox_keys.key = c.k",
+                )?
+                .execute(params![
+                    json_strings(changed.iter().map(String::as_str)),
+                    now
+                ])?;
             }
         }
         for f in &o.failed {
@@ -436,22 +453,22 @@ impl RelayStore for SqliteRelayStore {
                 }
             }
         }
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE quorate_outbox SET started = max(started - 1, attempts) WHERE seq = ?1 AND state = 0",
-            )?;
-            for (seq, _) in &o.unattempted {
-                stmt.execute([seq])?;
-            }
+        if !o.unattempted.is_empty() {
+            tx.prepare_cached(
+                "UPDATE quorate_outbox SET started = max(started - 1, attempts)
+                 WHERE seq IN (SELECT value FROM json_each(?1)) AND state = 0",
+            )?
+            .execute([json_ints(o.unattempted.iter().map(|(s, _)| *s))])?;
         }
-        {
-            let mut stmt = tx.prepare_cached(
+        if !o.keys.is_empty() {
+            tx.prepare_cached(
                 "UPDATE quorate_outbox_keys SET claimed_by = NULL, claim_until = 0
-                 WHERE key = ?1 AND claimed_by = ?2",
-            )?;
-            for k in &o.keys {
-                stmt.execute(params![k, relay])?;
-            }
+                 WHERE key IN (SELECT value FROM json_each(?1)) AND claimed_by = ?2",
+            )?
+            .execute(params![
+                json_strings(o.keys.iter().map(String::as_str)),
+                relay
+            ])?;
         }
         tx.commit()?;
         Ok(())
@@ -567,4 +584,63 @@ pub fn inbox_contains(
         )
         .optional()?
         .is_some())
+}
+
+/// A JSON array of strings, for `json_each` (one statement for a whole batch).
+fn json_strings<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in item.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+/// A JSON array of integers, for `json_each`.
+fn json_ints(items: impl Iterator<Item = i64>) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item.to_string());
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{json_ints, json_strings};
+
+    #[test]
+    fn json_arrays_escape_what_json_requires() {
+        assert_eq!(json_ints([1, -2].into_iter()), "[1,-2]");
+        assert_eq!(
+            json_strings(["a\"b", "c\\d", "\n", "é"].into_iter()),
+            r#"["a\"b","c\\d","\u000a","é"]"#
+        );
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        let keys = ["a\"b", "c\\d", "\n\t", "é", "[]{}"];
+        let back: Vec<String> = conn
+            .prepare("SELECT value FROM json_each(?1)")
+            .expect("prepare")
+            .query_map([json_strings(keys.into_iter())], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(back, keys);
+    }
 }

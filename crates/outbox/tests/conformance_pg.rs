@@ -92,4 +92,4 @@ impl Backend for Pg {
     }
 }
 
-quorate_testkit::outbox_conformance!(Pg::new(), schedules = 60);
+quorate_testkit::outbox_conformance!(Pg::new(), schedules = 40);
