@@ -1,4 +1,4 @@
-//! `Idempotency-Key` for HTTP services: a tower [`Layer`](tower_layer::Layer) over any
+//! `Idempotency-Key` for HTTP services: a tower [`Layer`] over any
 //! [`IdempotencyStore`].
 //!
 //! For each request whose method is covered (`POST` and `PATCH` by default) the service:

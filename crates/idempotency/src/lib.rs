@@ -24,7 +24,7 @@
 //! [`IdempotencyStore::begin`] answers exactly one of:
 //!
 //! - [`Begin::Execute`]: run the operation. The [`Attempt`] carries an epoch (a
-//!   [`FencingToken`](quorate_fencing::FencingToken)) and the recovery point to resume after.
+//!   [`FencingToken`]) and the recovery point to resume after.
 //! - [`Begin::Replay`]: the key completed (succeeded or failed-final); answer with the stored
 //!   bytes.
 //! - [`Begin::InProgress`]: another attempt holds the key; retry after the hint. Nothing is

@@ -64,6 +64,15 @@ impl Row {
     }
 }
 
+/// The first epoch of a new record: its creation time in wall-clock (database-clock on
+/// PostgreSQL) nanoseconds, at least 1. An earlier incarnation of the key, reaped after its
+/// retention, issued epochs from its own creation time plus one per takeover, far below this
+/// one, so its late attempts stay fenced (unless the clock stepped back by more than the
+/// retention).
+pub(crate) fn first_epoch(wall_now: u64) -> u64 {
+    wall_now.clamp(1, i64::MAX as u64)
+}
+
 /// The next epoch after `epoch`, within what every backend can store (`i64::MAX`).
 pub(crate) fn next_epoch(epoch: u64, key: &str) -> Result<u64, StoreError> {
     match epoch.checked_add(1) {

@@ -10,7 +10,7 @@ use quorate_fencing::FencingToken;
 
 use crate::__private::crash_point;
 use crate::error::{StoreError, check_phase};
-use crate::machine::{Decision, Row, decide, held_by, stale};
+use crate::machine::{Decision, Row, decide, first_epoch, held_by, stale};
 use crate::store::IdempotencyStore;
 use crate::sync::{Mutex, lock};
 use crate::types::{
@@ -235,8 +235,9 @@ impl IdempotencyStore for MemoryStore {
         };
         let answer = match map.get_mut(mk) {
             None => {
-                map.insert(mk.into(), fresh(1, None));
-                Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None))
+                let epoch = first_epoch(wall_now);
+                map.insert(mk.into(), fresh(epoch, None));
+                Begin::Execute(Attempt::new(scope, key, FencingToken::new(epoch), None))
             }
             Some(row) => match decide(row, fingerprint, lock_now, wall_now, ttl, key)? {
                 Decision::Fresh { epoch } => {

@@ -85,11 +85,13 @@ macro_rules! db_now {
 
 const INSERT_NEW: &str = concat!(
     "INSERT INTO quorate_idempotency (scope, key, fingerprint, epoch, state, lock_until, \
-     expires_at) VALUES ($2, $3, $4, 1, 0, ",
+     expires_at) VALUES ($2, $3, $4, GREATEST(1, ",
+    db_now!(1),
+    "), 0, ",
     db_now!(1),
     " + $5, ",
     db_now!(1),
-    " + $6) ON CONFLICT DO NOTHING"
+    " + $6) ON CONFLICT DO NOTHING RETURNING epoch"
 );
 
 const SELECT_FOR_UPDATE: &str = concat!(
@@ -317,6 +319,20 @@ enum Write {
     Takeover(u64),
 }
 
+/// The epoch `INSERT_NEW` returned (the database clock in nanoseconds, at least 1).
+fn first_epoch_of(row: &postgres::Row, scope: &str, key: &str) -> Result<FencingToken, StoreError> {
+    row.try_get::<_, i64>(0)
+        .ok()
+        .and_then(|e| u64::try_from(e).ok())
+        .filter(|e| *e > 0)
+        .map(FencingToken::new)
+        .ok_or_else(|| StoreError::Corrupt {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            reason: "inserted epoch is not positive".to_owned(),
+        })
+}
+
 /// Decides a begin on an existing (or vanished) row at database time `now`.
 fn plan(
     row: Option<(Row, u64)>,
@@ -326,11 +342,8 @@ fn plan(
     key: &str,
 ) -> Result<(Begin, Write, u64), StoreError> {
     let Some((row, now)) = row else {
-        return Ok((
-            Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None)),
-            Write::Insert,
-            0,
-        ));
+        // The row vanished (reaped) after the insert found it: the caller inserts again.
+        return Ok((Begin::FingerprintMismatch, Write::Insert, 0));
     };
     Ok(match decide(&row, fingerprint, now, now, ttl, key)? {
         Decision::Fresh { epoch } => (
@@ -724,12 +737,13 @@ impl IdempotencyStore for PgStore {
         let mut pooled = self.client()?;
         let Pooled { client, stmts } = &mut *pooled;
         let answer = loop {
-            let n = client.execute(
+            let inserted = client.query_opt(
                 &stmts.insert_new,
                 &[&p.offset, &scope, &key, &fp, &p.ttl, &p.retention],
             )?;
-            if n == 1 {
-                break Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None));
+            if let Some(row) = inserted {
+                let epoch = first_epoch_of(&row, scope, key)?;
+                break Begin::Execute(Attempt::new(scope, key, epoch, None));
             }
             let mut tx = client.transaction()?;
             let row = read_row(&mut tx, &stmts.select_for_update, scope, key, p.offset)?;
@@ -1027,14 +1041,15 @@ impl AsyncPgStore {
         crash_point("idempotency.begin.before");
         let mut client = self.client().await?;
         let answer = loop {
-            let n = client
-                .execute(
+            let inserted = client
+                .query_opt(
                     INSERT_NEW,
                     &[&p.offset, &scope, &key, &fp, &p.ttl, &p.retention],
                 )
                 .await?;
-            if n == 1 {
-                break Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None));
+            if let Some(row) = inserted {
+                let epoch = first_epoch_of(&row, scope, key)?;
+                break Begin::Execute(Attempt::new(scope, key, epoch, None));
             }
             let tx = client.transaction().await?;
             let row = read_row_async(&tx, SELECT_FOR_UPDATE, scope, key, p.offset).await?;

@@ -44,7 +44,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::__private::crash_point;
 use crate::error::{StoreError, check_phase};
-use crate::machine::{Decision, Row, decide, stale};
+use crate::machine::{Decision, Row, decide, first_epoch, stale};
 use crate::store::IdempotencyStore;
 use crate::types::{
     Attempt, Begin, Fingerprint, Outcome, Record, RecoveryPoint, State, StoreConfig, check_key,
@@ -592,8 +592,9 @@ impl SqliteStore {
         let answer =
             match read_row(&tx, scope, key)? {
                 None => {
-                    insert_new(&tx, scope, key, fingerprint, lock_until, expires_at)?;
-                    Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None))
+                    let epoch = first_epoch(wall_now);
+                    insert_new(&tx, scope, key, fingerprint, epoch, lock_until, expires_at)?;
+                    Begin::Execute(Attempt::new(scope, key, FencingToken::new(epoch), None))
                 }
                 Some(row) => match decide(&row, fingerprint, lock_now, wall_now, ttl, key)? {
                     Decision::Fresh { epoch } => {
@@ -640,18 +641,20 @@ fn insert_new(
     scope: &str,
     key: &str,
     fingerprint: &Fingerprint,
+    epoch: u64,
     lock_until: i64,
     expires_at: i64,
 ) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached(
             "INSERT INTO quorate_idempotency (scope, key, fingerprint, epoch, state, lock_until, \
-             expires_at) VALUES (?1, ?2, ?3, 1, 0, ?4, ?5) ON CONFLICT DO NOTHING",
+             expires_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             scope,
             key,
             &fingerprint.as_bytes()[..],
+            int(epoch),
             lock_until,
             expires_at
         ])?)
@@ -671,13 +674,21 @@ impl IdempotencyStore for SqliteStore {
             .mono
             .now_nanos()
             .saturating_add(self.config.lock_ttl_nanos()));
-        let expires_at = int(self
-            .wall
-            .now_unix_nanos()
-            .saturating_add(self.config.retention_nanos()));
+        let wall_now = self.wall.now_unix_nanos();
+        let expires_at = int(wall_now.saturating_add(self.config.retention_nanos()));
+        let epoch = first_epoch(wall_now);
         // A new key: one autocommit statement.
-        let answer = if insert_new(&conn, scope, key, fingerprint, lock_until, expires_at)? == 1 {
-            Begin::Execute(Attempt::new(scope, key, FencingToken::new(1), None))
+        let inserted = insert_new(
+            &conn,
+            scope,
+            key,
+            fingerprint,
+            epoch,
+            lock_until,
+            expires_at,
+        )?;
+        let answer = if inserted == 1 {
+            Begin::Execute(Attempt::new(scope, key, FencingToken::new(epoch), None))
         } else {
             self.begin_existing(&mut conn, scope, key, fingerprint)?
         };

@@ -11,7 +11,8 @@ use crate::types::{Attempt, Begin, Fingerprint, Outcome, Record, StoreConfig};
 ///
 /// | state | `begin`, same fingerprint | `begin`, other fingerprint |
 /// |---|---|---|
-/// | missing or past retention | execute, epoch + 1 | execute, epoch + 1 |
+/// | missing | execute, first epoch = creation time in ns | execute, first epoch = creation time in ns |
+/// | past retention | execute, epoch + 1 | execute, epoch + 1 |
 /// | in progress, lock live | in progress (retry after the time left) | fingerprint mismatch |
 /// | in progress, lock expired | execute, epoch + 1, resume after the recovery point | fingerprint mismatch |
 /// | failed-retryable | execute, epoch + 1, resume after the recovery point | fingerprint mismatch |

@@ -56,6 +56,7 @@ fn postgres_64_connections_one_execute() {
     let store = PgStore::connect(db.config(), 64, StoreConfig::default()).expect("store");
     let fp = Fingerprint::of(b"r");
     // Several rounds: a fresh key, then the same key after a release (the slow path).
+    let mut last = 0;
     for round in 0..3 {
         let barrier = Barrier::new(64);
         let answers: Vec<Begin> = std::thread::scope(|s| {
@@ -80,7 +81,8 @@ fn postgres_64_connections_one_execute() {
             })
             .collect();
         assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
-        assert_eq!(winners[0].epoch().get(), round + 1);
+        assert!(winners[0].epoch().get() > last, "epochs grow");
+        last = winners[0].epoch().get();
         store
             .complete(&winners[0], quorate_idempotency::Outcome::FailedRetryable)
             .expect("release");

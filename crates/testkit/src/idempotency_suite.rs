@@ -127,7 +127,7 @@ pub fn execute_then_replay_byte_for_byte<H: Harness>(h: &mut H) {
     let store = h.open(config());
     let f = fp("a");
     let a = execute(&store, "s", "k", &f);
-    assert_eq!(a.epoch().get(), 1);
+    assert!(a.epoch().get() >= 1);
     assert!(a.recovery().is_none());
     let wait = in_progress(&store, "k", &f);
     assert!(wait > Duration::ZERO && wait <= TTL, "retry_after {wait:?}");
@@ -175,10 +175,10 @@ pub fn failed_retryable_releases_the_key<H: Harness>(h: &mut H) {
     assert_eq!(record.state, State::FailedRetryable);
     assert_eq!(record.response, None);
     let b = execute(&store, "s", "k", &f);
-    assert_eq!(b.epoch().get(), 2);
+    assert_eq!(Some(b.epoch()), a.epoch().next());
     assert_stale(
         store.complete(&a, Outcome::Succeeded("late".into())),
-        Some((2, State::InProgress)),
+        Some((b.epoch().get(), State::InProgress)),
     );
     store
         .complete(&b, Outcome::Succeeded("ok".into()))
@@ -246,22 +246,22 @@ pub fn takeover_after_lock_expiry_fences_the_old_attempt<H: Harness>(h: &mut H) 
     let old = execute(&store, "s", "k", &f);
     h.advance(&store, TTL + MS);
     let new = execute(&store, "s", "k", &f);
-    assert!(new.epoch() > old.epoch());
-    assert_eq!(new.epoch().get(), 2);
+    assert_eq!(Some(new.epoch()), old.epoch().next());
+    let e = new.epoch().get();
     assert_stale(
         store.checkpoint(&old, "p", b"x"),
-        Some((2, State::InProgress)),
+        Some((e, State::InProgress)),
     );
     assert_stale(
         store.complete(&old, Outcome::Succeeded("old".into())),
-        Some((2, State::InProgress)),
+        Some((e, State::InProgress)),
     );
     store
         .complete(&new, Outcome::Succeeded("new".into()))
         .expect("complete");
     assert_stale(
         store.complete(&old, Outcome::Succeeded("old".into())),
-        Some((2, State::Succeeded)),
+        Some((e, State::Succeeded)),
     );
     assert_eq!(replay(&store, "k", &f).1, "new");
 }
@@ -275,7 +275,7 @@ pub fn lock_holds_until_its_ttl<H: Harness>(h: &mut H) {
     let wait = in_progress(&store, "k", &f);
     assert!(wait <= Duration::from_secs(1) + MS, "retry_after {wait:?}");
     let record = store.get("s", "k").expect("get").expect("record");
-    assert_eq!((record.epoch.get(), record.state), (1, State::InProgress));
+    assert_eq!((record.epoch, record.state), (a.epoch(), State::InProgress));
     store
         .complete(&a, Outcome::Succeeded("ok".into()))
         .expect("complete");
@@ -285,14 +285,14 @@ pub fn lock_holds_until_its_ttl<H: Harness>(h: &mut H) {
 pub fn wall_clock_jumps_do_not_move_locks<H: Harness>(h: &mut H) {
     let store = h.open(config());
     let f = fp("a");
-    let _a = execute(&store, "s", "k", &f);
+    let a = execute(&store, "s", "k", &f);
     h.jump_wall_clock(&store, true, TTL * 10);
     let _ = in_progress(&store, "k", &f);
     h.jump_wall_clock(&store, false, TTL * 20);
     let _ = in_progress(&store, "k", &f);
     h.advance(&store, TTL + MS);
     let b = execute(&store, "s", "k", &f);
-    assert_eq!(b.epoch().get(), 2);
+    assert_eq!(Some(b.epoch()), a.epoch().next());
 }
 
 /// A takeover resumes after the last recorded phase, with its data.
@@ -429,10 +429,10 @@ pub fn retention_expires_terminal_records<H: Harness>(h: &mut H) {
     h.advance(&store, Duration::from_secs(2));
     assert_eq!(store.get("s", "k").expect("get"), None);
     let b = execute(&store, "s", "k", &fp("another request"));
-    assert_eq!(b.epoch().get(), 2);
+    assert!(b.epoch() > a.epoch(), "epochs keep growing past retention");
     assert_stale(
         store.complete(&a, Outcome::Succeeded("late".into())),
-        Some((2, State::InProgress)),
+        Some((b.epoch().get(), State::InProgress)),
     );
 }
 
@@ -471,6 +471,14 @@ pub fn reaper_is_bounded_and_spares_live_locks<H: Harness>(h: &mut H) {
         "a dead lock past retention is reaped"
     );
     assert_eq!(store.get("s", "live").expect("get"), None);
+    // The key's next incarnation starts above every epoch of the reaped one: the paused
+    // attempt of the reaped record stays fenced.
+    let next = execute(&store, "s", "live", &f);
+    assert!(next.epoch() > live.epoch());
+    assert_stale(
+        store.complete(&live, Outcome::Succeeded("late".into())),
+        Some((next.epoch().get(), State::InProgress)),
+    );
 }
 
 /// Completing twice with the same attempt is refused the second time.
@@ -481,11 +489,12 @@ pub fn second_completion_is_stale<H: Harness>(h: &mut H) {
     store
         .complete(&a, Outcome::Succeeded("first".into()))
         .expect("complete");
+    let e = a.epoch().get();
     assert_stale(
         store.complete(&a, Outcome::Succeeded("second".into())),
-        Some((1, State::Succeeded)),
+        Some((e, State::Succeeded)),
     );
-    assert_stale(store.checkpoint(&a, "p", b""), Some((1, State::Succeeded)));
+    assert_stale(store.checkpoint(&a, "p", b""), Some((e, State::Succeeded)));
     assert_eq!(replay(&store, "k", &f).1, "first");
 }
 
@@ -533,6 +542,13 @@ where
         .filter(|a| matches!(a, Begin::InProgress { .. }))
         .count();
     assert_eq!((executes, waiting), (1, 63), "answers: {answers:?}");
+    let winner = answers
+        .iter()
+        .find_map(|a| match a {
+            Begin::Execute(a) => Some(a.epoch()),
+            _ => None,
+        })
+        .expect("one execute");
     let record = store.get("s", "hot").expect("get").expect("record");
-    assert_eq!(record.epoch.get(), 1);
+    assert_eq!(record.epoch, winner);
 }
