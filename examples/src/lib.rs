@@ -11,7 +11,7 @@
 //!
 //! | name | design | crates | invariants |
 //! |---|---|---|---|
-//! | `payment` | capture with idempotency keys; payment row, outbox message and stored response in one transaction; a relay to a provider that times out ambiguously; an inbox; reconciliation by operation id | `quorate-idempotency`, `quorate-outbox`, `quorate-retry` | captured at most once per payment; every acknowledged payment captured; local state equals the provider's after reconciliation; a retried request replays the same response |
+//! | `payment` | capture with idempotency keys; payment row, outbox message and stored response in one transaction; a relay to a provider that times out ambiguously; an inbox; reconciliation by operation id | `quorate-idempotency`, `quorate-outbox`, `quorate-retry` | captured at most once per payment; every acknowledged payment captured; local state equals the provider's after reconciliation; a retried request replays the same response; each payment and its outbox message commit together |
 //! | `inventory` | reservations through a majority-quorum replicated log, and per-region escrow quotas | `quorate-quorum` | confirmed ≤ stock; confirmations survive leader changes; committed logs agree; a replica cut off from the majority confirms nothing; escrow quota conserved; quotas rebalance after healing |
 //! | `scheduler` | workers lease jobs ([`quorate_fencing`] leases with fencing tokens), fence the job row on acquire, write results with a fenced update; pauses past the lease | `quorate-fencing` | no write from a stale holder accepted; tokens increase with every grant; every job's result written exactly once; every job completes |
 //! | `profile` | a user profile in three regions: LWW display name on HLC stamps, OR-set of preferences, MV-register email, a deletion marker; delta sync | `quorate-crdt`, `quorate-clocks` | regions equal after healing; concurrent preference toggles not lost; email conflicts surfaced, none lost; LWW picks the greatest HLC stamp; HLC stamps causal despite skew and backward steps; deletion dominates |
@@ -25,7 +25,23 @@
 //! lost, what was committed to the store or the durable log kept); client timeouts, including
 //! after the server committed; a dependency that fails or times out after acting; wall clocks
 //! skewed and stepped backward. A run is a pure function of its seed: the same seed gives the
-//! same operations, faults and checks (only elapsed times differ).
+//! same operations, faults and checks (only elapsed times differ; on PostgreSQL the lock expiry
+//! of the idempotency store follows the database clock, so runs there may differ slightly).
+//!
+//! Where a store is involved, crashes are also real: the payment scenario's crash drills
+//! re-run the `tour` binary as a worker process ([`worker_main`],
+//! [`TourOptions::with_worker_executable`]) that serves a batch of requests and aborts (no
+//! unwinding, no destructors) at a named crash point of the idempotency store, through the
+//! crate's crash hook; the tour then recovers from what the dead process left in the store.
+//!
+//! # Multi-process mode
+//!
+//! With PostgreSQL, [`TourOptions::with_workers`] (`--workers N`) also runs the job scheduler
+//! and the outbox relay as N worker processes against the database, in real time: leases from
+//! the database clock, fenced result writes, relays publishing to a provider table; the tour
+//! kills random workers with `SIGKILL`, restarts them, and checks from the database that every
+//! job completed with exactly one accepted result write, that no write carried a token older
+//! than one granted before it, and that every outbox message reached the provider.
 //!
 //! # Example
 //!
