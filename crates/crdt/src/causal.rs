@@ -26,7 +26,12 @@ use crate::wrap::EncodeStore;
 ///
 /// Invariants (checked by [`Crdt::validate`], the `try_join*` methods and the decoder): the
 /// context is compacted, every stored dot is covered by the context, no dot is stored twice and
-/// no key maps to an empty store.
+/// no key maps to an empty store. A state may also hold *deferred removes* (from
+/// [`OrSet::remove_with_context`](crate::OrSet::remove_with_context) and
+/// [`OrMap::remove_with_context`](crate::OrMap::remove_with_context) with a context this
+/// replica had not fully seen): per key, the version vector whose dots under that key are
+/// dropped when they arrive; each goes away once the context covers its vector, so replicas
+/// that have seen the same events hold none and encode identically.
 ///
 /// ```
 /// use quorate_crdt::{Crdt, OrSet};
