@@ -13,6 +13,10 @@
 //!   with the same pragmas (SQLite); `INSERT … ON CONFLICT DO NOTHING` + `DELETE` (PostgreSQL);
 //!   lease grant + put + revoke with etcd-client (etcd). PostgreSQL and etcd groups are skipped,
 //!   with a printed line, when no server can be started.
+//!
+//! The machine running these is usually shared, so besides criterion's groups the PostgreSQL
+//! update and each lease cycle are also measured in alternating pairs, and the paired medians and
+//! their ratio are printed (`… paired medians: …, ratio r`): the steadier figure for the ratio.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -43,6 +47,27 @@ fn two_threads(iters: u64, f: impl Fn() + Sync) -> Duration {
         let mine = run();
         mine.max(other.join().expect("bench thread"))
     })
+}
+
+/// Runs `a` and `b` alternately `n` times each and prints their median times and the ratio: on a
+/// shared machine the pairs see the same load, so the ratio is steadier than two groups'.
+fn paired(name: &str, n: usize, mut a: impl FnMut(), mut b: impl FnMut()) {
+    let (mut ta, mut tb) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let s = Instant::now();
+        a();
+        ta.push(s.elapsed());
+        let s = Instant::now();
+        b();
+        tb.push(s.elapsed());
+    }
+    ta.sort_unstable();
+    tb.sort_unstable();
+    let (ma, mb) = (ta[n / 2], tb[n / 2]);
+    eprintln!(
+        "{name} paired medians: quorate {ma:?}, baseline {mb:?}, ratio {:.3}",
+        ma.as_secs_f64() / mb.as_secs_f64()
+    );
 }
 
 fn mutex_check(m: &Mutex<u64>, token: u64) -> Result<(), u64> {
@@ -196,6 +221,23 @@ fn lease_cycle(c: &mut Criterion) {
         });
     });
 
+    paired(
+        "lease_cycle/memory",
+        20_000,
+        || cycle(&memory),
+        || {
+            let mut m = raw
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            m.insert("bench".to_owned(), ("bencher".to_owned(), 1));
+            drop(m);
+            let mut m = raw
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            black_box(m.remove("bench"));
+        },
+    );
+
     let dir = quorate_testkit::TempDir::new("bench-fencing").expect("temp dir");
     let sqlite = SqliteLease::open(dir.path().join("leases.db")).expect("sqlite lease");
     g.bench_function("sqlite", |b| b.iter(|| cycle(&sqlite)));
@@ -209,21 +251,21 @@ fn lease_cycle(c: &mut Criterion) {
          CREATE TABLE locks (resource TEXT PRIMARY KEY, holder TEXT NOT NULL);",
     )
     .expect("schema");
-    g.bench_function("sqlite_raw_rusqlite", |b| {
-        b.iter(|| {
-            let tx = raw
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .expect("begin");
-            tx.execute(
-                "INSERT INTO locks (resource, holder) VALUES ('bench', 'bencher')",
-                [],
-            )
-            .expect("insert");
-            tx.commit().expect("commit");
-            raw.execute("DELETE FROM locks WHERE resource = 'bench'", [])
-                .expect("delete");
-        });
-    });
+    let mut raw_cycle = || {
+        let tx = raw
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .expect("begin");
+        tx.execute(
+            "INSERT INTO locks (resource, holder) VALUES ('bench', 'bencher')",
+            [],
+        )
+        .expect("insert");
+        tx.commit().expect("commit");
+        raw.execute("DELETE FROM locks WHERE resource = 'bench'", [])
+            .expect("delete");
+    };
+    g.bench_function("sqlite_raw_rusqlite", |b| b.iter(&mut raw_cycle));
+    paired("lease_cycle/sqlite", 200, || cycle(&sqlite), &mut raw_cycle);
 
     match PgDatabase::create() {
         Ok(db) => {
@@ -234,17 +276,17 @@ fn lease_cycle(c: &mut Criterion) {
                 "CREATE TABLE locks (resource TEXT PRIMARY KEY, holder TEXT NOT NULL)",
             )
             .expect("schema");
-            g.bench_function("postgres_raw_client", |b| {
-                b.iter(|| {
-                    raw.execute(
-                        "INSERT INTO locks VALUES ('bench', 'bencher') ON CONFLICT DO NOTHING",
-                        &[],
-                    )
-                    .expect("insert");
-                    raw.execute("DELETE FROM locks WHERE resource = 'bench'", &[])
-                        .expect("delete");
-                });
-            });
+            let mut raw_cycle = || {
+                raw.execute(
+                    "INSERT INTO locks VALUES ('bench', 'bencher') ON CONFLICT DO NOTHING",
+                    &[],
+                )
+                .expect("insert");
+                raw.execute("DELETE FROM locks WHERE resource = 'bench'", &[])
+                    .expect("delete");
+            };
+            g.bench_function("postgres_raw_client", |b| b.iter(&mut raw_cycle));
+            paired("lease_cycle/postgres", 500, || cycle(&pg), &mut raw_cycle);
         }
         Err(e) => eprintln!("skipped lease_cycle/postgres: {e}"),
     }
@@ -261,18 +303,18 @@ fn lease_cycle(c: &mut Criterion) {
                 .block_on(etcd_client::Client::connect(etcd.endpoints(), None))
                 .expect("connect");
             let key = format!("{}raw", etcd.prefix());
-            g.bench_function("etcd_raw_client", |b| {
-                b.iter(|| {
-                    rt.block_on(async {
-                        let lease = raw.lease_grant(30, None).await.expect("grant");
-                        let opts = etcd_client::PutOptions::new().with_lease(lease.id());
-                        raw.put(key.as_str(), "bencher", Some(opts))
-                            .await
-                            .expect("put");
-                        raw.lease_revoke(lease.id()).await.expect("revoke");
-                    });
+            let mut raw_cycle = || {
+                rt.block_on(async {
+                    let lease = raw.lease_grant(30, None).await.expect("grant");
+                    let opts = etcd_client::PutOptions::new().with_lease(lease.id());
+                    raw.put(key.as_str(), "bencher", Some(opts))
+                        .await
+                        .expect("put");
+                    raw.lease_revoke(lease.id()).await.expect("revoke");
                 });
-            });
+            };
+            g.bench_function("etcd_raw_client", |b| b.iter(&mut raw_cycle));
+            paired("lease_cycle/etcd", 300, || cycle(&ours), &mut raw_cycle);
         }
         Err(e) => eprintln!("skipped lease_cycle/etcd: {e}"),
     }

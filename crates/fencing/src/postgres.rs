@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 
 use crate::__private::crash_point;
 use crate::error::{IssueError, LeaseError, StoreError, check_name};
@@ -165,7 +165,9 @@ impl fmt::Debug for PgIssuer {
 /// the server's clock; the client's wall clock is never read, so clients with skewed clocks agree.
 /// The holder's own safety comes from [`LeaseClient`](crate::LeaseClient)'s monotonic window.
 /// Tokens are the resource's grant count, committed before `acquire` returns and kept on release.
-/// Holds are rounded up to whole microseconds.
+/// Each operation is one prepared statement (acquire is an `INSERT … ON CONFLICT DO UPDATE …
+/// WHERE expired RETURNING token`, atomic under the row lock). Holds are rounded up to whole
+/// microseconds.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -178,8 +180,38 @@ impl fmt::Debug for PgIssuer {
 /// # Ok(()) }
 /// ```
 pub struct PgLease {
-    client: Mutex<Client>,
+    conn: Mutex<LeaseConn>,
 }
+
+/// The connection and its statements, prepared once (each saves a round trip per call).
+struct LeaseConn {
+    client: Client,
+    acquire: Statement,
+    holder: Statement,
+    renew: Statement,
+    release: Statement,
+    current: Statement,
+}
+
+/// Grants a free or expired resource in one statement, on the server's clock. A negative stored
+/// token (a corrupt row) or one at the maximum matches nothing and is reported after a read.
+const ACQUIRE: &str =
+    "INSERT INTO quorate_fencing_leases AS l (resource, token, holder, expires_at)
+     VALUES ($1, 1, $2, clock_timestamp() + $3::bigint * interval '1 microsecond')
+     ON CONFLICT (resource) DO UPDATE
+         SET token = l.token + 1, holder = excluded.holder,
+             expires_at = clock_timestamp() + $3::bigint * interval '1 microsecond'
+         WHERE (l.holder IS NULL OR l.expires_at <= clock_timestamp())
+           AND l.token >= 0 AND l.token < 9223372036854775807
+     RETURNING token";
+const HOLDER: &str = "SELECT token, holder FROM quorate_fencing_leases WHERE resource = $1";
+const RENEW: &str = "UPDATE quorate_fencing_leases
+     SET expires_at = clock_timestamp() + $3::bigint * interval '1 microsecond'
+     WHERE resource = $1 AND token = $2 AND holder = $4 AND expires_at > clock_timestamp()";
+const RELEASE: &str = "UPDATE quorate_fencing_leases SET holder = NULL
+     WHERE resource = $1 AND token = $2 AND holder IS NOT NULL";
+const CURRENT: &str = "SELECT token, holder FROM quorate_fencing_leases
+     WHERE resource = $1 AND holder IS NOT NULL AND expires_at > clock_timestamp()";
 
 impl PgLease {
     /// Connects (without TLS) with libpq-style `params` and creates the table if needed.
@@ -207,8 +239,23 @@ impl PgLease {
     /// ```
     pub fn from_client(mut client: Client) -> Result<Self, LeaseError> {
         ensure_schema(&mut client, LEASE_SCHEMA)?;
+        let mut prepare = |sql: &str| client.prepare(sql).map_err(store);
+        let (acquire, holder, renew, release, current) = (
+            prepare(ACQUIRE)?,
+            prepare(HOLDER)?,
+            prepare(RENEW)?,
+            prepare(RELEASE)?,
+            prepare(CURRENT)?,
+        );
         Ok(Self {
-            client: Mutex::new(client),
+            conn: Mutex::new(LeaseConn {
+                client,
+                acquire,
+                holder,
+                renew,
+                release,
+                current,
+            }),
         })
     }
 }
@@ -243,60 +290,44 @@ impl Lease for PgLease {
         check_name(resource)?;
         check_name(holder)?;
         let micros = hold_micros(hold)?;
-        let mut client = std_lock(&self.client);
-        let mut tx = client.transaction().map_err(store)?;
-        let row = tx
-            .query_opt(
-                "INSERT INTO quorate_fencing_leases AS l (resource, token, holder, expires_at)
-                 VALUES ($1, 1, $2, clock_timestamp() + $3::bigint * interval '1 microsecond')
-                 ON CONFLICT (resource) DO UPDATE
-                     SET token = l.token + 1, holder = excluded.holder,
-                         expires_at = clock_timestamp() + $3::bigint * interval '1 microsecond'
-                     WHERE (l.holder IS NULL OR l.expires_at <= clock_timestamp())
-                       AND l.token < 9223372036854775807
-                 RETURNING token",
-                &[&resource, &holder, &micros],
-            )
+        let mut guard = std_lock(&self.conn);
+        let conn = &mut *guard;
+        let row = conn
+            .client
+            .query_opt(&conn.acquire, &[&resource, &holder, &micros])
             .map_err(store)?;
-        let Some(row) = row else {
-            drop(tx);
-            let current = client
-                .query_opt(
-                    "SELECT token, holder FROM quorate_fencing_leases WHERE resource = $1",
-                    &[&resource],
-                )
-                .map_err(store)?;
-            return match current {
-                Some(r) => {
-                    let token = stored_token(resource, &r, 0)?;
-                    if token == FencingToken::new(i64::MAX.unsigned_abs()) {
-                        return Err(LeaseError::Exhausted {
-                            resource: resource.to_owned(),
-                        });
-                    }
-                    let holder: Option<String> =
-                        r.try_get(1).map_err(|e| corrupt(resource, e.to_string()))?;
-                    Err(LeaseError::Held {
-                        resource: resource.to_owned(),
-                        holder: holder.unwrap_or_default(),
-                        token,
-                    })
-                }
-                None => Err(LeaseError::Held {
-                    resource: resource.to_owned(),
-                    holder: String::new(),
-                    token: FencingToken::ZERO,
-                }),
-            };
-        };
-        let token = stored_token(resource, &row, 0)?;
-        if token == FencingToken::ZERO {
-            return Err(corrupt(resource, "token was negative".to_owned()));
+        if let Some(row) = row {
+            // Committed (one autocommit statement) before the token is returned.
+            crash_point("pg_lease.committed");
+            let token = stored_token(resource, &row, 0)?;
+            return Ok(Grant::new(resource, holder, token, hold, 0));
         }
-        crash_point("pg_lease.written");
-        tx.commit().map_err(store)?;
-        crash_point("pg_lease.committed");
-        Ok(Grant::new(resource, holder, token, hold, 0))
+        let current = conn
+            .client
+            .query_opt(&conn.holder, &[&resource])
+            .map_err(store)?;
+        match current {
+            Some(r) => {
+                let token = stored_token(resource, &r, 0)?;
+                if token == FencingToken::new(i64::MAX.unsigned_abs()) {
+                    return Err(LeaseError::Exhausted {
+                        resource: resource.to_owned(),
+                    });
+                }
+                let holder: Option<String> =
+                    r.try_get(1).map_err(|e| corrupt(resource, e.to_string()))?;
+                Err(LeaseError::Held {
+                    resource: resource.to_owned(),
+                    holder: holder.unwrap_or_default(),
+                    token,
+                })
+            }
+            None => Err(LeaseError::Held {
+                resource: resource.to_owned(),
+                holder: String::new(),
+                token: FencingToken::ZERO,
+            }),
+        }
     }
 
     fn renew(&self, grant: &Grant) -> Result<(), LeaseError> {
@@ -308,12 +339,12 @@ impl Lease for PgLease {
         let Ok(token) = i64::try_from(grant.token.get()) else {
             return Err(expired());
         };
-        let n = std_lock(&self.client)
+        let mut guard = std_lock(&self.conn);
+        let conn = &mut *guard;
+        let n = conn
+            .client
             .execute(
-                "UPDATE quorate_fencing_leases
-                 SET expires_at = clock_timestamp() + $3::bigint * interval '1 microsecond'
-                 WHERE resource = $1 AND token = $2 AND holder = $4
-                   AND expires_at > clock_timestamp()",
+                &conn.renew,
                 &[&grant.resource, &token, &micros, &grant.holder],
             )
             .map_err(store)?;
@@ -324,12 +355,11 @@ impl Lease for PgLease {
         let Ok(token) = i64::try_from(grant.token.get()) else {
             return Ok(ReleaseOutcome::NotHeld);
         };
-        let n = std_lock(&self.client)
-            .execute(
-                "UPDATE quorate_fencing_leases SET holder = NULL
-                 WHERE resource = $1 AND token = $2 AND holder IS NOT NULL",
-                &[&grant.resource, &token],
-            )
+        let mut guard = std_lock(&self.conn);
+        let conn = &mut *guard;
+        let n = conn
+            .client
+            .execute(&conn.release, &[&grant.resource, &token])
             .map_err(store)?;
         Ok(if n > 0 {
             ReleaseOutcome::Released
@@ -340,12 +370,11 @@ impl Lease for PgLease {
 
     fn current(&self, resource: &str) -> Result<Option<LeaseRecord>, LeaseError> {
         check_name(resource)?;
-        let row = std_lock(&self.client)
-            .query_opt(
-                "SELECT token, holder FROM quorate_fencing_leases
-                 WHERE resource = $1 AND holder IS NOT NULL AND expires_at > clock_timestamp()",
-                &[&resource],
-            )
+        let mut guard = std_lock(&self.conn);
+        let conn = &mut *guard;
+        let row = conn
+            .client
+            .query_opt(&conn.current, &[&resource])
             .map_err(store)?;
         let Some(row) = row else { return Ok(None) };
         let token = stored_token(resource, &row, 0)?;
