@@ -5,11 +5,14 @@
 //!   - `memory` (`MemoryStore`, 64 shards) beside `memory_raw`, a `std::sync::Mutex<HashMap>`
 //!     insert then update of the same record (two critical sections);
 //!   - `sqlite` (`SqliteStore` on a WAL file, `synchronous = NORMAL`) beside `sqlite_raw`, the
-//!     same table with a prepared `INSERT` and a prepared `UPDATE`, each its own autocommit
-//!     transaction, on a connection with the same pragmas;
-//!   - `postgres` (`PgStore`, one connection) beside `postgres_raw`, the same table with a
-//!     prepared `INSERT` and `UPDATE` through `postgres::Client`, each autocommit. Needs
-//!     `QUORATE_PG_URL` (skipped with a printed line otherwise).
+//!     same table (without the expiry index) with a cached prepared `INSERT` and `UPDATE`, each
+//!     its own autocommit transaction, on a connection with the same pragmas;
+//!   - `postgres` (`PgStore`, one connection) beside `postgres_raw`, the same table (without
+//!     the expiry index) with a prepared `INSERT` and `UPDATE` through `postgres::Client`, each
+//!     autocommit. Needs `QUORATE_PG_URL` (skipped with a printed line otherwise).
+//!
+//!   The SQLite and PostgreSQL pairs run interleaved (each function runs both, timing only its
+//!   own), and paired medians with the throughput ratio are printed after each pair.
 //!
 //!   Memory stores are rebuilt every 65,536 pairs outside the timed region, so the map stays
 //!   the size a reaped store has.
@@ -120,72 +123,173 @@ fn scratch(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// A store under test and its raw baseline, measured interleaved: each criterion function runs
+/// both kinds alternately and times only its own, so both see the same load and table sizes.
+trait Pair {
+    fn ours(&mut self);
+    fn raw(&mut self);
+}
+
+fn bench_pair(c: &mut Criterion, label: &str, p: &mut impl Pair) {
+    let mut g = c.benchmark_group("begin_complete");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function(label, |b| {
+        b.iter_custom(|iters| {
+            let mut t = Duration::ZERO;
+            for _ in 0..iters {
+                let s = Instant::now();
+                p.ours();
+                t += s.elapsed();
+                p.raw();
+            }
+            t
+        });
+    });
+    g.bench_function(format!("{label}_raw"), |b| {
+        b.iter_custom(|iters| {
+            let mut t = Duration::ZERO;
+            for _ in 0..iters {
+                p.ours();
+                let s = Instant::now();
+                p.raw();
+                t += s.elapsed();
+            }
+            t
+        });
+    });
+    g.finish();
+    let n = 2001;
+    let (mut to, mut tr) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let s = Instant::now();
+        p.ours();
+        to.push(s.elapsed());
+        let s = Instant::now();
+        p.raw();
+        tr.push(s.elapsed());
+    }
+    to.sort_unstable();
+    tr.sort_unstable();
+    let (mo, mr) = (to[n / 2], tr[n / 2]);
+    println!(
+        "begin_complete/{label} paired medians: quorate {mo:?}, raw {mr:?}, quorate at {:.0}% of raw throughput",
+        100.0 * mr.as_secs_f64() / mo.as_secs_f64()
+    );
+}
+
 const RAW_DDL: &str = "CREATE TABLE raw_idem (
     scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, epoch INTEGER NOT NULL,
     state INTEGER NOT NULL, lock_until INTEGER NOT NULL, expires_at INTEGER NOT NULL,
     phase TEXT, phase_data BLOB, response BLOB, PRIMARY KEY (scope, key)) WITHOUT ROWID";
 
-fn sqlite(c: &mut Criterion) {
-    let mut g = c.benchmark_group("begin_complete");
-    g.throughput(Throughput::Elements(1));
-    let fp = Fingerprint::of(b"capture 100 EUR");
+const RAW_INSERT_SQLITE: &str = "INSERT INTO raw_idem \
+     (scope, key, fingerprint, epoch, state, lock_until, expires_at) VALUES (?1, ?2, ?3, 1, 0, ?4, ?5)";
+const RAW_UPDATE_SQLITE: &str = "UPDATE raw_idem SET state = 1, response = ?1 \
+     WHERE scope = ?2 AND key = ?3 AND epoch = 1 AND state = 0";
 
+struct SqlitePair {
+    store: SqliteStore,
+    raw: rusqlite::Connection,
+    fp: Fingerprint,
+    key: String,
+    n: u64,
+}
+
+impl SqlitePair {
+    fn next_key(&mut self) {
+        self.n += 1;
+        self.key.clear();
+        let _ = write!(self.key, "order-{}", self.n);
+    }
+}
+
+impl Pair for SqlitePair {
+    fn ours(&mut self) {
+        self.next_key();
+        execute(&self.store, &self.key, &self.fp);
+    }
+
+    fn raw(&mut self) {
+        self.next_key();
+        let key = &self.key;
+        self.raw
+            .prepare_cached(RAW_INSERT_SQLITE)
+            .expect("prepare")
+            .execute(rusqlite::params![
+                "tenant-7",
+                key,
+                &self.fp.as_bytes()[..],
+                1i64,
+                2i64
+            ])
+            .expect("insert");
+        let changed = self
+            .raw
+            .prepare_cached(RAW_UPDATE_SQLITE)
+            .expect("prepare")
+            .execute(rusqlite::params![RESPONSE, "tenant-7", key])
+            .expect("update");
+        assert_eq!(changed, 1);
+    }
+}
+
+fn sqlite(c: &mut Criterion) {
     let path = scratch("store.db");
     let conn = rusqlite::Connection::open(&path).expect("open");
     quorate_idempotency::sqlite::migrate(&conn).expect("migrate");
     drop(conn);
     let store = SqliteStore::open(&path, StoreConfig::default()).expect("store");
-    let mut n = 0u64;
-    let mut key = String::new();
-    g.bench_function("sqlite", |b| {
-        b.iter(|| {
-            n += 1;
-            key.clear();
-            let _ = write!(key, "order-{n}");
-            execute(&store, &key, &fp);
-        });
-    });
-
-    let raw_path = scratch("raw.db");
-    let raw = rusqlite::Connection::open(&raw_path).expect("open");
+    let raw = rusqlite::Connection::open(scratch("raw.db")).expect("open");
     raw.pragma_update(None, "journal_mode", "WAL").expect("wal");
     raw.pragma_update(None, "synchronous", "NORMAL")
         .expect("sync");
     raw.execute_batch(RAW_DDL).expect("ddl");
-    let mut insert = raw
-        .prepare(
-            "INSERT INTO raw_idem (scope, key, fingerprint, epoch, state, lock_until, expires_at) \
-             VALUES (?1, ?2, ?3, 1, 0, ?4, ?5)",
-        )
-        .expect("prepare");
-    let mut update = raw
-        .prepare(
-            "UPDATE raw_idem SET state = 1, response = ?1, expires_at = ?2 \
-             WHERE scope = ?3 AND key = ?4 AND epoch = 1 AND state = 0",
-        )
-        .expect("prepare");
-    let mut n = 0u64;
-    g.bench_function("sqlite_raw", |b| {
-        b.iter(|| {
-            n += 1;
-            key.clear();
-            let _ = write!(key, "order-{n}");
-            insert
-                .execute(rusqlite::params![
-                    "tenant-7",
-                    key,
-                    &fp.as_bytes()[..],
-                    1i64,
-                    2i64
-                ])
-                .expect("insert");
-            let changed = update
-                .execute(rusqlite::params![RESPONSE, 3i64, "tenant-7", key])
-                .expect("update");
-            assert_eq!(changed, 1);
-        });
-    });
-    g.finish();
+    let mut pair = SqlitePair {
+        store,
+        raw,
+        fp: Fingerprint::of(b"capture 100 EUR"),
+        key: String::new(),
+        n: 0,
+    };
+    bench_pair(c, "sqlite", &mut pair);
+}
+
+struct PgPair {
+    store: PgStore,
+    raw: postgres::Client,
+    insert: postgres::Statement,
+    update: postgres::Statement,
+    fp: Fingerprint,
+    key: String,
+    n: u64,
+}
+
+impl PgPair {
+    fn next_key(&mut self) {
+        self.n += 1;
+        self.key.clear();
+        let _ = write!(self.key, "order-{}", self.n);
+    }
+}
+
+impl Pair for PgPair {
+    fn ours(&mut self) {
+        self.next_key();
+        execute(&self.store, &self.key, &self.fp);
+    }
+
+    fn raw(&mut self) {
+        self.next_key();
+        let fp: &[u8] = self.fp.as_bytes();
+        self.raw
+            .execute(&self.insert, &[&"tenant-7", &self.key, &fp, &1i64, &2i64])
+            .expect("insert");
+        let changed = self
+            .raw
+            .execute(&self.update, &[&RESPONSE, &"tenant-7", &self.key])
+            .expect("update");
+        assert_eq!(changed, 1);
+    }
 }
 
 fn postgres(c: &mut Criterion) {
@@ -207,21 +311,7 @@ fn postgres(c: &mut Criterion) {
              TRUNCATE quorate_idempotency;",
         )
         .expect("setup");
-    let mut g = c.benchmark_group("begin_complete");
-    g.throughput(Throughput::Elements(1));
-    let fp = Fingerprint::of(b"capture 100 EUR");
     let store = PgStore::connect(&config, 1, StoreConfig::default()).expect("store");
-    let mut n = 0u64;
-    let mut key = String::new();
-    g.bench_function("postgres", |b| {
-        b.iter(|| {
-            n += 1;
-            key.clear();
-            let _ = write!(key, "order-{n}");
-            execute(&store, &key, &fp);
-        });
-    });
-
     let mut raw = config.connect(postgres::NoTls).expect("connect");
     let insert = raw
         .prepare(
@@ -231,26 +321,20 @@ fn postgres(c: &mut Criterion) {
         .expect("prepare");
     let update = raw
         .prepare(
-            "UPDATE raw_idem SET state = 1, response = $1, expires_at = $2 \
-             WHERE scope = $3 AND key = $4 AND epoch = 1 AND state = 0",
+            "UPDATE raw_idem SET state = 1, response = $1 \
+             WHERE scope = $2 AND key = $3 AND epoch = 1 AND state = 0",
         )
         .expect("prepare");
-    let fp_bytes: &[u8] = fp.as_bytes();
-    let mut n = 0u64;
-    g.bench_function("postgres_raw", |b| {
-        b.iter(|| {
-            n += 1;
-            key.clear();
-            let _ = write!(key, "order-{n}");
-            raw.execute(&insert, &[&"tenant-7", &key, &fp_bytes, &1i64, &2i64])
-                .expect("insert");
-            let changed = raw
-                .execute(&update, &[&RESPONSE, &3i64, &"tenant-7", &key])
-                .expect("update");
-            assert_eq!(changed, 1);
-        });
-    });
-    g.finish();
+    let mut pair = PgPair {
+        store,
+        raw,
+        insert,
+        update,
+        fp: Fingerprint::of(b"capture 100 EUR"),
+        key: String::new(),
+        n: 0,
+    };
+    bench_pair(c, "postgres", &mut pair);
 }
 
 /// A trivial inner service: a fixed response, ready at once.
