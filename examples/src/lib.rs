@@ -402,6 +402,49 @@ pub(crate) struct Ctx<'a> {
     pub(crate) progress: &'a mut dyn Progress,
 }
 
+/// Hooks for the crash-harness tests of the payment service (not part of the API).
+#[doc(hidden)]
+pub mod __crash {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use crate::TourError;
+
+    /// Creates the payment service's tables in a SQLite file.
+    ///
+    /// # Errors
+    ///
+    /// Database failures.
+    pub fn prepare(path: &Path) -> Result<(), TourError> {
+        crate::payment::prepare_sqlite(path)
+    }
+
+    /// Serves `(payment, amount, key)` requests with a fresh service whose clock reads `mono`,
+    /// with `hook` installed as the idempotency store's crash hook; `answered` sees each answer.
+    ///
+    /// # Errors
+    ///
+    /// Database failures.
+    pub fn serve(
+        path: &Path,
+        mono: u64,
+        requests: &[(usize, u64, &str)],
+        hook: fn(&str),
+        answered: &mut dyn FnMut(usize, &str),
+    ) -> Result<(), TourError> {
+        crate::payment::serve_sqlite(path, mono, requests, hook, answered)
+    }
+
+    /// Per payment id: whether a payment row exists, and how many outbox messages carry it.
+    ///
+    /// # Errors
+    ///
+    /// Database failures.
+    pub fn audit(path: &Path) -> Result<BTreeMap<String, (bool, i64)>, TourError> {
+        crate::payment::audit_sqlite(path)
+    }
+}
+
 /// Runs this process as a tour worker when it was started as one, and returns its exit code;
 /// `None` otherwise. The `tour` binary calls it first thing (see
 /// [`TourOptions::with_worker_executable`]).

@@ -286,6 +286,57 @@ fn open_service(
     })
 }
 
+/// Creates the payment service's schema in a SQLite file (idempotency keys, outbox, payments).
+pub(crate) fn prepare_sqlite(path: &Path) -> Result<(), TourError> {
+    let mut db = Location::Sqlite(path.to_path_buf()).open()?;
+    if let Db::Sqlite(c) = &db {
+        quorate_idempotency::sqlite::migrate(c).map_err(e)?;
+        quorate_outbox::sqlite::migrate(c).map_err(e)?;
+    }
+    db.batch(
+        "CREATE TABLE IF NOT EXISTS quorate_tour_payments (id TEXT PRIMARY KEY, amount BIGINT NOT NULL, state TEXT NOT NULL, op_id TEXT NOT NULL);",
+    )
+}
+
+/// Serves `requests` with a fresh service process state on the SQLite file at `path`, its
+/// clock at `mono` nanoseconds, calling `answered` for each answer.
+pub(crate) fn serve_sqlite(
+    path: &Path,
+    mono: u64,
+    requests: &[(usize, u64, &str)],
+    hook: fn(&str),
+    answered: &mut dyn FnMut(usize, &str),
+) -> Result<(), TourError> {
+    quorate_idempotency::__private::set_crash_hook(hook);
+    let clock = ManualClock::new(BASE_WALL);
+    clock.advance(Duration::from_nanos(mono));
+    let location = Location::Sqlite(path.to_path_buf());
+    let mut service = open_service(&location, &clock, mono ^ 0x5EED, false)?;
+    for &(payment, amount, key) in requests {
+        if let Some(body) = service.handle(payment, amount, key)? {
+            answered(payment, &body);
+        }
+    }
+    Ok(())
+}
+
+/// Per payment id: whether it has a payment row, and how many outbox messages carry it.
+pub(crate) fn audit_sqlite(path: &Path) -> Result<BTreeMap<String, (bool, i64)>, TourError> {
+    let mut db = Location::Sqlite(path.to_path_buf()).open()?;
+    let mut out: BTreeMap<String, (bool, i64)> = BTreeMap::new();
+    for row in db.query("SELECT id FROM quorate_tour_payments", &[])? {
+        if let Some(Val::S(id)) = row.first() {
+            out.entry(id.clone()).or_default().0 = true;
+        }
+    }
+    for row in db.query("SELECT key, COUNT(*) FROM quorate_outbox GROUP BY key", &[])? {
+        if let (Some(Val::S(k)), Some(Val::I(n))) = (row.first(), row.get(1)) {
+            out.entry(k.clone()).or_default().1 = *n;
+        }
+    }
+    Ok(out)
+}
+
 /// Marks the payment captured, once per message id.
 fn consume(conn: &mut Db, inbox: &Inbox, m: &OutboxMessage, payment: &str) -> Result<(), String> {
     let apply_sql = "UPDATE quorate_tour_payments SET state = 'captured' WHERE id = ?1";
