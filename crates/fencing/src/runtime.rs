@@ -116,10 +116,23 @@ async fn keep_renewed<L: Lease + ?Sized + 'static>(
         };
         tokio::time::sleep(interval.min(remaining).max(Duration::from_millis(1))).await;
         let l = lease.clone();
-        match blocking(move || l.renew()).await {
-            Some(Ok(())) => {}
-            Some(Err(why)) => break why,
-            None => break LeaseLost::RenewalFailed,
+        let mut renewal = pin!(blocking(move || l.renew()));
+        // A renewal stuck in the backend must not outlive the safe deadline: the work is
+        // cancelled when the deadline passes, whether or not the renewal has answered.
+        let outcome = loop {
+            let Some(left) = lease.remaining() else {
+                break Some(lease.token().err().unwrap_or(LeaseLost::DeadlinePassed));
+            };
+            let timer = pin!(tokio::time::sleep(left));
+            match select(renewal.as_mut(), timer).await {
+                Either::Left((Some(Ok(())), _)) => break None,
+                Either::Left((Some(Err(why)), _)) => break Some(why),
+                Either::Left((None, _)) => break Some(LeaseLost::RenewalFailed),
+                Either::Right(((), _)) => {}
+            }
+        };
+        if let Some(why) = outcome {
+            break why;
         }
     };
     let _ = lost_tx.send(Some(why));

@@ -87,3 +87,46 @@ fn a_held_resource_is_an_acquire_error() {
         Err(WithLeaseError::Acquire(LeaseError::Held { .. }))
     ));
 }
+
+/// A backend whose renewals hang (a partitioned lock service).
+struct HangingRenewals(MemoryLease);
+
+impl Lease for HangingRenewals {
+    fn acquire(
+        &self,
+        r: &str,
+        h: &str,
+        hold: Duration,
+    ) -> Result<quorate_fencing::Grant, LeaseError> {
+        self.0.acquire(r, h, hold)
+    }
+    fn renew(&self, _: &quorate_fencing::Grant) -> Result<(), LeaseError> {
+        std::thread::sleep(Duration::from_secs(2));
+        Err(LeaseError::InvalidHold)
+    }
+    fn release(
+        &self,
+        g: &quorate_fencing::Grant,
+    ) -> Result<quorate_fencing::ReleaseOutcome, LeaseError> {
+        self.0.release(g)
+    }
+    fn current(&self, r: &str) -> Result<Option<quorate_fencing::LeaseRecord>, LeaseError> {
+        self.0.current(r)
+    }
+}
+
+#[test]
+fn a_hanging_renewal_cannot_outlive_the_safe_deadline() {
+    let timing = LeaseTiming::new(Duration::from_millis(150)).expect("timing");
+    let client = LeaseClient::new(Arc::new(HangingRenewals(MemoryLease::new())), "a", timing);
+    let rt = runtime();
+    let out = rt.block_on(with_lease(&client, "r", |_| async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }));
+    // The deadline passes while the renewal still hangs: that is the verdict, not the renewal's.
+    assert!(
+        matches!(out, Err(WithLeaseError::Lost(LeaseLost::DeadlinePassed))),
+        "{out:?}"
+    );
+    rt.shutdown_background();
+}
