@@ -277,7 +277,7 @@ pub(crate) fn run(
             ));
         }
         // SIGKILL a random running worker now and then, and start a fresh one in its place.
-        if open > 0 && rng.random_bool(0.3) {
+        if open > 0 && (kills == 0 || rng.random_bool(0.3)) {
             let live: Vec<usize> = (0..children.len())
                 .filter(|&i| children[i].is_some())
                 .collect();

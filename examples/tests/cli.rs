@@ -175,6 +175,7 @@ fn workers_mode_kills_and_restarts_processes_on_postgres() {
     assert!(stdout.contains("workers"), "{stdout}");
     assert!(stdout.contains("3 worker processes"), "{stdout}");
     assert!(stdout.contains("killed with SIGKILL"), "{stdout}");
+    assert!(!stdout.contains(" 0 killed with SIGKILL"), "{stdout}");
 }
 
 #[test]
