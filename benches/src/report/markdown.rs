@@ -178,8 +178,9 @@ pub fn headline_table(rows: &[Evaluated]) -> String {
         );
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| [{}](#{}) | {} | {} | {} | {} | {} | {} | {} |",
             crate_of(&e.row.bench),
+            e.row.bench,
             operation_text(e),
             quorate_text(e),
             peer_text(e),
@@ -306,8 +307,13 @@ pub fn render(info: &RunInfo, headline: &[Evaluated], results: &Results) -> Stri
          Throughput groups show the time per element."
     );
     for (bench, groups) in &results.benches {
-        let _ = writeln!(out, "\n## {}\n", crate_of(bench));
-        let _ = writeln!(out, "Bench target `{bench}`.");
+        // `## <bench>`: the crate READMEs link to `BENCHMARKS.md#<bench>`.
+        let _ = writeln!(out, "\n## {bench}\n");
+        let _ = writeln!(
+            out,
+            "`{}`, bench target [`benches/benches/{bench}.rs`](benches/benches/{bench}.rs).",
+            crate_of(bench)
+        );
         if groups.is_empty() {
             let _ = writeln!(out, "\nNot measured in this run.");
             continue;
