@@ -267,6 +267,10 @@ fn sqlite(c: &mut Criterion) {
         n: 0,
     };
     bench_pair(c, "sqlite", &mut pair);
+    drop(pair);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 struct PgPair {
