@@ -8,9 +8,11 @@
 //!   publishes with `Nats-Msg-Id`; needs `nats-server` on `PATH`, `/usr/sbin`, or
 //!   `QUORATE_NATS_URL`).
 //! - `outbox_enqueue/*`: one payment-capture transaction (update a balance, insert a ledger
-//!   row, commit) with and without the outbox row, on SQLite (WAL, `synchronous = FULL`) and
-//!   PostgreSQL (`QUORATE_PG_URL`). The overhead is the ratio of the `with_outbox` and
-//!   `without_outbox` times.
+//!   row, commit) with and without the outbox row (plus its key row), on SQLite in WAL mode
+//!   with durable commits (`sqlite_durable`, `synchronous = FULL`) and without the commit
+//!   fsync (`sqlite_wal_normal`), and on PostgreSQL (`QUORATE_PG_URL`, the server's commit
+//!   settings). Each timed transaction follows an untimed one of the other variant, so both
+//!   see the same conditions; the overhead is the ratio of `with_outbox` to `without_outbox`.
 //!
 //! Backends that cannot be reached are skipped with a printed line.
 
@@ -230,60 +232,78 @@ fn relay_throughput(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Benchmarks `run(false)` and `run(true)` as `<prefix>_without_outbox` and
+/// `<prefix>_with_outbox`, each timed iteration preceded by an untimed run of the other
+/// variant, so that both see the same conditions (checkpoints, WAL growth, machine load).
+fn paired(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    prefix: &str,
+    run: &mut dyn FnMut(bool),
+) {
+    for with in [false, true] {
+        let name = format!(
+            "{prefix}_{}",
+            if with {
+                "with_outbox"
+            } else {
+                "without_outbox"
+            }
+        );
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    run(!with);
+                    let start = Instant::now();
+                    run(with);
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+    }
+}
+
 fn enqueue_overhead(c: &mut Criterion) {
     let mut g = c.benchmark_group("outbox_enqueue");
     let outbox = Outbox::builder().notify(false).build();
     let dir = scratch("enqueue");
-    let mut conn = sqlite_open(&dir.join("db"), "FULL");
-    quorate_outbox::sqlite::migrate(&conn).expect("migrate");
-    conn.execute_batch(
-        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
-         CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, account INTEGER NOT NULL, amount INTEGER NOT NULL);
-         INSERT INTO accounts SELECT value, 0 FROM generate_series(0, 999);",
-    )
-    .or_else(|_| {
+    for (prefix, synchronous) in [("sqlite_durable", "FULL"), ("sqlite_wal_normal", "NORMAL")] {
+        let path = dir.join(format!("{prefix}.db"));
+        let mut conn = sqlite_open(&path, synchronous);
+        quorate_outbox::sqlite::migrate(&conn).expect("migrate");
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, account INTEGER NOT NULL, amount INTEGER NOT NULL);
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
+             CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, account INTEGER NOT NULL, amount INTEGER NOT NULL);
              WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
              INSERT INTO accounts SELECT i, 0 FROM n;",
         )
-    })
-    .expect("schema");
-    let mut i = 0u64;
-    for with in [false, true] {
-        let name = if with {
-            "sqlite_with_outbox"
-        } else {
-            "sqlite_without_outbox"
-        };
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                i += 1;
-                let account = i % 1_000;
-                let tx = conn.transaction().expect("tx");
-                tx.execute(
-                    "UPDATE accounts SET balance = balance + 1 WHERE id = ?1",
-                    [account],
+        .expect("schema");
+        let mut i = 0u64;
+        paired(&mut g, prefix, &mut |with| {
+            i += 1;
+            let account = i % 1_000;
+            let mut tx = conn.transaction().expect("tx");
+            tx.execute(
+                "UPDATE accounts SET balance = balance + 1 WHERE id = ?1",
+                [account],
+            )
+            .expect("update");
+            tx.execute(
+                "INSERT INTO ledger (account, amount) VALUES (?1, 1)",
+                [account],
+            )
+            .expect("insert");
+            if with {
+                let m = NewMessage::new(
+                    format!("account-{account}"),
+                    "payment.captured",
+                    vec![0u8; 64],
                 )
-                .expect("update");
-                tx.execute(
-                    "INSERT INTO ledger (account, amount) VALUES (?1, 1)",
-                    [account],
-                )
-                .expect("insert");
-                let mut tx = tx;
-                if with {
-                    let m = NewMessage::new(
-                        format!("account-{account}"),
-                        "payment.captured",
-                        vec![0u8; 64],
-                    )
-                    .expect("message");
-                    black_box(outbox.enqueue(&mut tx, &m).expect("enqueue"));
-                }
-                tx.commit().expect("commit");
-            });
+                .expect("message");
+                black_box(outbox.enqueue(&mut tx, &m).expect("enqueue"));
+            }
+            tx.commit().expect("commit");
         });
     }
     if let Some(url) = pg_url() {
@@ -303,32 +323,24 @@ fn enqueue_overhead(c: &mut Criterion) {
         let insert = client
             .prepare("INSERT INTO bench_ledger (account, amount) VALUES ($1, 1)")
             .expect("prepare");
-        for with in [false, true] {
-            let name = if with {
-                "postgres_with_outbox"
-            } else {
-                "postgres_without_outbox"
-            };
-            g.bench_function(name, |b| {
-                b.iter(|| {
-                    i += 1;
-                    let account = i64::try_from(i % 1_000).expect("small");
-                    let mut tx = client.transaction().expect("tx");
-                    tx.execute(&update, &[&account]).expect("update");
-                    tx.execute(&insert, &[&account]).expect("insert");
-                    if with {
-                        let m = NewMessage::new(
-                            format!("account-{account}"),
-                            "payment.captured",
-                            vec![0u8; 64],
-                        )
-                        .expect("message");
-                        black_box(outbox.enqueue(&mut tx, &m).expect("enqueue"));
-                    }
-                    tx.commit().expect("commit");
-                });
-            });
-        }
+        let mut i = 0i64;
+        paired(&mut g, "postgres", &mut |with| {
+            i += 1;
+            let account = i % 1_000;
+            let mut tx = client.transaction().expect("tx");
+            tx.execute(&update, &[&account]).expect("update");
+            tx.execute(&insert, &[&account]).expect("insert");
+            if with {
+                let m = NewMessage::new(
+                    format!("account-{account}"),
+                    "payment.captured",
+                    vec![0u8; 64],
+                )
+                .expect("message");
+                black_box(outbox.enqueue(&mut tx, &m).expect("enqueue"));
+            }
+            tx.commit().expect("commit");
+        });
     }
     g.finish();
     let _ = std::fs::remove_dir_all(dir);

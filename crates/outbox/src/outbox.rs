@@ -141,7 +141,8 @@ impl Outbox {
         }
     }
 
-    /// Writes `message` into `tx`; returns its id (the caller's or a random one).
+    /// Writes `message` into `tx`; returns its id (the caller's, or a time-ordered random one:
+    /// [`MessageId::time_ordered`]).
     ///
     /// Within one ordering key, messages are numbered in commit order: the insert takes a
     /// row lock on the key's row (PostgreSQL) or runs under the single writer lock (SQLite,
@@ -163,7 +164,7 @@ impl Outbox {
         }
         let id = match &message.id {
             Some(id) => id.clone(),
-            None => MessageId::random(&mut *self.inner.rng.lock()),
+            None => MessageId::time_ordered(now, &mut *self.inner.rng.lock()),
         };
         match tx.insert_message(&id, message, now, self.inner.notify) {
             Ok(()) => Ok(id),
@@ -179,7 +180,7 @@ impl Outbox {
 
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn random_id(&self) -> MessageId {
-        MessageId::random(&mut *self.inner.rng.lock())
+        MessageId::time_ordered(self.now_ms(), &mut *self.inner.rng.lock())
     }
 
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
