@@ -627,6 +627,7 @@ pub struct Record {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "RawStoreConfig"))]
 #[non_exhaustive]
 pub struct StoreConfig {
     lock_ttl: Duration,
@@ -725,6 +726,24 @@ impl StoreConfig {
 
     pub(crate) fn retention_nanos(&self) -> u64 {
         nanos(self.retention)
+    }
+}
+
+/// The unvalidated form a deserialized [`StoreConfig`] passes through [`StoreConfig::new`].
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawStoreConfig {
+    lock_ttl: Duration,
+    retention: Duration,
+    max_response_bytes: usize,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawStoreConfig> for StoreConfig {
+    type Error = InvalidConfig;
+
+    fn try_from(raw: RawStoreConfig) -> Result<Self, InvalidConfig> {
+        Self::new(raw.lock_ttl, raw.retention, raw.max_response_bytes)
     }
 }
 

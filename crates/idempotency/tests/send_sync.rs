@@ -26,6 +26,10 @@ fn public_types_are_send_and_sync() {
     send_sync::<quorate_idempotency::SqliteStore>();
     #[cfg(feature = "postgres")]
     send_sync::<quorate_idempotency::PgStore>();
+    #[cfg(feature = "tokio")]
+    send_sync::<quorate_idempotency::AsyncPgStore>();
+    #[cfg(feature = "http")]
+    send_sync::<quorate_idempotency::IdempotencyLayer<MemoryStore>>();
 }
 
 #[test]
