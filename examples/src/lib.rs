@@ -177,6 +177,9 @@ pub enum TourError {
     /// `--workers` needs PostgreSQL, a worker executable and at least one worker.
     #[error("--workers needs PostgreSQL (--database-url or DATABASE_URL) and at least 1 worker")]
     Workers,
+    /// `--etcd` needs `--workers` and a build with the `etcd` feature.
+    #[error("--etcd needs --workers and a tour built with the etcd feature (--features etcd)")]
+    Etcd,
 }
 
 /// What to run.
@@ -196,6 +199,7 @@ pub struct TourOptions {
     broken: bool,
     worker_exe: Option<std::path::PathBuf>,
     workers: Option<usize>,
+    etcd: Option<String>,
 }
 
 impl TourOptions {
@@ -214,6 +218,7 @@ impl TourOptions {
             broken: false,
             worker_exe: None,
             workers: None,
+            etcd: None,
         }
     }
 
@@ -282,6 +287,30 @@ impl TourOptions {
     pub fn with_workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
         self
+    }
+
+    /// Takes the multi-process mode's leases from etcd instead of PostgreSQL: `endpoints` is a
+    /// comma-separated list of client URLs, optionally followed by `#` and a key prefix
+    /// (default `/quorate-tour/`). Needs the `etcd` feature.
+    ///
+    /// ```
+    /// let o = quorate_examples::TourOptions::new(1).with_etcd("http://127.0.0.1:2379");
+    /// assert_eq!(o.etcd(), Some("http://127.0.0.1:2379"));
+    /// ```
+    #[must_use]
+    pub fn with_etcd(mut self, endpoints: impl Into<String>) -> Self {
+        self.etcd = Some(endpoints.into());
+        self
+    }
+
+    /// The etcd endpoints of the multi-process mode, if set.
+    ///
+    /// ```
+    /// assert_eq!(quorate_examples::TourOptions::new(1).etcd(), None);
+    /// ```
+    #[must_use]
+    pub fn etcd(&self) -> Option<&str> {
+        self.etcd.as_deref()
     }
 
     /// The number of worker processes of the multi-process mode, if it runs.
@@ -503,6 +532,9 @@ pub fn run(options: &TourOptions, progress: &mut dyn Progress) -> Result<TourRep
     {
         return Err(TourError::Workers);
     }
+    if options.etcd.is_some() && (options.workers.is_none() || !cfg!(feature = "etcd")) {
+        return Err(TourError::Etcd);
+    }
     check_backend(&options.backend)?;
     let scratch = match options.backend {
         Backend::Sqlite => Some(db::ScratchDir::new(options.seed)?),
@@ -560,7 +592,15 @@ fn run_scenarios(
         let location = db::Location::for_scenario(&options.backend, scratch, "workers")?;
         let clock = quorate_clocks::SystemClock;
         let started = quorate_clocks::MonotonicClock::now_nanos(&clock);
-        let mut r = multiprocess::run(&location, exe, n, options.seed, options.scale, progress)?;
+        let mut r = multiprocess::run(
+            &location,
+            exe,
+            n,
+            options.seed,
+            options.scale,
+            options.etcd.as_deref(),
+            progress,
+        )?;
         let ended = quorate_clocks::MonotonicClock::now_nanos(&clock);
         r.elapsed_ms = ended.saturating_sub(started) / 1_000_000;
         report.scenarios.push(r);

@@ -40,9 +40,48 @@ fn client(location: &Location) -> Result<postgres::Client, TourError> {
 }
 
 /// The worker process: take jobs under leases and publish the outbox until nothing is left.
-pub(crate) fn worker(location: &Location, id: u64, seed: u64) -> Result<(), TourError> {
+/// Leases come from etcd when `etcd` names its endpoints (feature `etcd`), else PostgreSQL.
+pub(crate) fn worker(
+    location: &Location,
+    id: u64,
+    seed: u64,
+    etcd: Option<&str>,
+) -> Result<(), TourError> {
+    match etcd {
+        #[cfg(feature = "etcd")]
+        Some(spec) => {
+            let (endpoints, prefix) = etcd_spec(spec);
+            let leases = quorate_fencing::EtcdLease::connect(&endpoints, &prefix).map_err(e)?;
+            worker_with(Arc::new(leases), location, id, seed)
+        }
+        #[cfg(not(feature = "etcd"))]
+        Some(_) => Err(TourError::Etcd),
+        None => worker_with(
+            Arc::new(PgLease::from_client(client(location)?).map_err(e)?),
+            location,
+            id,
+            seed,
+        ),
+    }
+}
+
+/// `http://a:2379,http://b:2379[#prefix]` → endpoints and key prefix.
+#[cfg(feature = "etcd")]
+fn etcd_spec(spec: &str) -> (Vec<String>, String) {
+    let (list, prefix) = spec.split_once('#').unwrap_or((spec, "/quorate-tour/"));
+    (
+        list.split(',').map(str::to_owned).collect(),
+        format!("{prefix}leases/"),
+    )
+}
+
+fn worker_with<L: quorate_fencing::Lease + 'static>(
+    leases: Arc<L>,
+    location: &Location,
+    id: u64,
+    seed: u64,
+) -> Result<(), TourError> {
     let holder = format!("worker-{id}-{}", std::process::id());
-    let leases = Arc::new(PgLease::from_client(client(location)?).map_err(e)?);
     let timing = LeaseTiming::new(LEASE_TTL).map_err(e)?;
     let lease_client = LeaseClient::new(leases, holder.clone(), timing);
     let mut db = client(location)?;
@@ -152,9 +191,18 @@ pub(crate) fn worker(location: &Location, id: u64, seed: u64) -> Result<(), Tour
     }
 }
 
-fn spawn(exe: &Path, location: &Location, id: u64, seed: u64) -> Result<Child, TourError> {
-    Command::new(exe)
-        .env(crate::payment::WORKER_ENV, "mp-worker")
+fn spawn(
+    exe: &Path,
+    location: &Location,
+    id: u64,
+    seed: u64,
+    etcd: Option<&str>,
+) -> Result<Child, TourError> {
+    let mut cmd = Command::new(exe);
+    if let Some(spec) = etcd {
+        cmd.env("QUORATE_TOUR_ETCD", spec);
+    }
+    cmd.env(crate::payment::WORKER_ENV, "mp-worker")
         .env("QUORATE_TOUR_STORE", location.to_arg())
         .env("QUORATE_TOUR_SEED", seed.to_string())
         .env("QUORATE_TOUR_WORKER_ID", id.to_string())
@@ -172,6 +220,7 @@ pub(crate) fn run(
     n: usize,
     seed: u64,
     scale: u64,
+    etcd: Option<&str>,
     progress: &mut dyn Progress,
 ) -> Result<ScenarioReport, TourError> {
     let mut report = ScenarioReport::new("workers");
@@ -188,7 +237,9 @@ pub(crate) fn run(
     let messages = (scale / 4).max(10);
     let mut db = client(location)?;
     quorate_outbox::pg::migrate(&mut db).map_err(e)?;
-    drop(PgLease::from_client(client(location)?).map_err(e)?); // creates the lease table
+    if etcd.is_none() {
+        drop(PgLease::from_client(client(location)?).map_err(e)?); // creates the lease table
+    }
     db.batch_execute(
         "DROP TABLE IF EXISTS quorate_tour_jobs, quorate_tour_job_writes, quorate_tour_grants, quorate_tour_provider, quorate_tour_events;
          CREATE TABLE quorate_tour_jobs (id TEXT PRIMARY KEY, state TEXT NOT NULL, result TEXT, token BIGINT NOT NULL DEFAULT 0);
@@ -229,7 +280,7 @@ pub(crate) fn run(
     let mut rng = rng_for(seed, 71);
     let mut children: Vec<Option<Child>> = Vec::with_capacity(n);
     for id in 0..n {
-        children.push(Some(spawn(exe, location, id as u64, seed)?));
+        children.push(Some(spawn(exe, location, id as u64, seed, etcd)?));
     }
     let clock = SystemClock;
     let started = clock.now_nanos();
@@ -291,6 +342,7 @@ pub(crate) fn run(
                     location,
                     victim as u64,
                     seed.wrapping_add(kills),
+                    etcd,
                 )?);
                 restarts += 1;
             }
@@ -377,7 +429,8 @@ pub(crate) fn run(
     report.faults.add(Fault::Pause, pauses);
     report.operations = jobs + messages;
     report.details.push(format!(
-        "{n} worker processes, {kills} killed with SIGKILL and restarted ({restarts} restarts); {jobs} jobs, {grants} lease grants, {stale_refused} stale writes refused; {messages} outbox messages, {duplicates} duplicate deliveries after kills (the provider dedupes by message id)",
+        "{n} worker processes (leases from {}), {kills} killed with SIGKILL and restarted ({restarts} restarts); {jobs} jobs, {grants} lease grants, {stale_refused} stale writes refused; {messages} outbox messages, {duplicates} duplicate deliveries after kills (the provider dedupes by message id)",
+        if etcd.is_some() { "etcd" } else { "PostgreSQL" },
     ));
     for w in worker_errors {
         report.details.push(w);
@@ -399,10 +452,12 @@ pub(crate) fn worker_main() -> ExitCode {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0)
         };
+        let etcd = std::env::var("QUORATE_TOUR_ETCD").ok();
         worker(
             &location,
             num("QUORATE_TOUR_WORKER_ID"),
             num("QUORATE_TOUR_SEED"),
+            etcd.as_deref(),
         )
     };
     match run() {

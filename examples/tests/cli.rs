@@ -183,3 +183,36 @@ fn workers_mode_needs_postgres() {
     let err = one_line_error(&tour(&["--workers", "2"]));
     assert!(err.contains("--workers needs PostgreSQL"), "{err}");
 }
+
+#[cfg(feature = "etcd")]
+#[test]
+fn workers_mode_takes_leases_from_etcd() {
+    let db = quorate_testkit::pg_test_db!();
+    let Some(etcd) = quorate_testkit::etcd::Etcd::for_current_test() else {
+        return;
+    };
+    let spec = format!("{}#{}", etcd.endpoints().join(","), etcd.prefix());
+    let out = tour(&[
+        "--seed",
+        "8",
+        "--scale",
+        "120",
+        "--scenario",
+        "retry-storm",
+        "--workers",
+        "3",
+        "--etcd",
+        &spec,
+        "--database-url",
+        db.connection_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    assert!(stdout.contains("leases from etcd"), "{stdout}");
+}
+
+#[test]
+fn etcd_without_workers_is_a_one_line_error() {
+    let err = one_line_error(&tour(&["--etcd", "http://127.0.0.1:1"]));
+    assert!(err.contains("--etcd needs --workers"), "{err}");
+}

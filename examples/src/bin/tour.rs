@@ -37,6 +37,10 @@ struct Cli {
     /// PostgreSQL, killing and restarting them at random (needs --database-url).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// With --workers: take the leases from etcd (comma-separated client URLs, optionally
+    /// `#/key/prefix/`); needs a build with `--features etcd`.
+    #[arg(long, value_name = "ENDPOINTS")]
+    etcd: Option<String>,
     /// PostgreSQL connection string (URL or key=value); default: SQLite in a temporary directory.
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     database_url: Option<String>,
@@ -145,6 +149,10 @@ fn main() -> ExitCode {
         .with_backend(backend.clone());
     let options = match cli.workers {
         Some(n) => options.with_workers(n),
+        None => options,
+    };
+    let options = match cli.etcd {
+        Some(endpoints) => options.with_etcd(endpoints),
         None => options,
     };
     let options = match std::env::current_exe() {
