@@ -41,7 +41,14 @@
 //! the database clock, fenced result writes, relays publishing to a provider table; the tour
 //! kills random workers with `SIGKILL`, restarts them, and checks from the database that every
 //! job completed with exactly one accepted result write, that no write carried a token older
-//! than one granted before it, and that every outbox message reached the provider.
+//! than one granted before it, and that every outbox message reached the provider. With
+//! [`TourOptions::with_etcd`] (`--etcd`) the leases come from etcd instead.
+//!
+//! # Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `etcd` | no | `--etcd` / [`TourOptions::with_etcd`]: the multi-process mode's leases from etcd (`quorate-fencing/etcd`; building needs `protoc`) |
 //!
 //! # Example
 //!
