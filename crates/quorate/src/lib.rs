@@ -8,12 +8,16 @@
 //! |---------------|-----------------------|-----------------------|-------------------|
 //! | `clocks`      | [`clocks`]            | `quorate-clocks`      | time sources, Lamport clocks, version vectors, dotted version vectors, hybrid logical clocks, uncertainty intervals |
 //! | `crdt`        | [`crdt`]              | `quorate-crdt`        | state and delta CRDTs: counters, sets, registers, maps |
-//! | `fencing`     | [`fencing`]           | `quorate-fencing`     | fencing tokens, epochs, leases (not yet implemented) |
-//! | `idempotency` | [`idempotency`]       | `quorate-idempotency` | idempotency-key state machine and stores (not yet implemented) |
+//! | `fencing`     | [`fencing`]           | `quorate-fencing`     | fencing tokens, epochs, resource-side guards, fenced SQL writes, leases on memory, SQLite, PostgreSQL and etcd |
+//! | `idempotency` | [`idempotency`]       | `quorate-idempotency` | the idempotency-key state machine with stable replay, its stores and a tower layer |
 //! | `retry`       | [`retry`]             | `quorate-retry`       | backoff with jitter, retry budgets, deadlines, circuit breaking |
 //! | `quorum`      | [`quorum`]            | `quorate-quorum`      | quorum math: commit index, vote tallies, N/R/W, availability |
-//! | `outbox`      | [`outbox`]            | `quorate-outbox`      | transactional outbox, inbox and relay (not yet implemented) |
+//! | `outbox`      | [`outbox`]            | `quorate-outbox`      | transactional outbox, inbox and relay over SQLite and PostgreSQL, sinks incl. NATS JetStream |
 //! | `full`        | all of the above      |                       | |
+//!
+//! Integration features pass through to every member you turned on that has them, and pull in
+//! no member by themselves: `serde`, `sqlite`, `postgres`, `tokio`, `etcd` (fencing's etcd
+//! leases), `http` (idempotency's tower layer) and `nats` (outbox's JetStream sink).
 //!
 //! ```toml
 //! [dependencies]
