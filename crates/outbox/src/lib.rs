@@ -86,10 +86,13 @@
 //!
 //! # Features
 //!
+//! Nothing is on by default (the in-memory store and sinks need no feature); turn on the store
+//! you use, e.g. `quorate-outbox = { version = "0.1", features = ["sqlite"] }`.
+//!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `sqlite` | yes | [`sqlite`] (rusqlite, bundled) |
-//! | `postgres` | yes | [`pg`] (postgres, sync) |
+//! | `sqlite` | no | [`sqlite`] (rusqlite, bundled) |
+//! | `postgres` | no | [`pg`] (postgres, sync) |
 //! | `tokio` | no | `AsyncSink`, `BlockingSink`, `pg::enqueue_async` on tokio-postgres |
 //! | `nats` | no | `nats::JetStreamSink` (async-nats) |
 //! | `serde` | no | `Serialize`/`Deserialize` on plain data types |

@@ -137,6 +137,7 @@ impl MessageId {
     }
 
     /// Wraps an id read back from our own tables (validated again: a stored row is input).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn from_stored(id: String) -> Result<Self, crate::StoreError> {
         check("message id", &id, true).map_err(|e| crate::StoreError::Corrupt(e.to_string()))?;
         Ok(Self(id))

@@ -178,12 +178,12 @@ impl Outbox {
         i64::try_from(self.inner.clock.now_unix_nanos() / 1_000_000).unwrap_or(i64::MAX)
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(not(all(feature = "tokio", feature = "postgres")), allow(dead_code))]
     pub(crate) fn random_id(&self) -> MessageId {
         MessageId::time_ordered(self.now_ms(), &mut *self.inner.rng.lock())
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(not(all(feature = "tokio", feature = "postgres")), allow(dead_code))]
     pub(crate) fn notify_enabled(&self) -> bool {
         self.inner.notify
     }
