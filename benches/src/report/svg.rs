@@ -143,6 +143,8 @@ pub fn chart(rows: &[Evaluated], title: &str) -> String {
         let Some((v, budget)) = bar_value(e) else {
             let why = if e.verdict == Verdict::NotMeasured {
                 "not measured"
+            } else if e.row.peers.is_empty() {
+                "measured, no peer to compare (see the table)"
             } else {
                 "no peer measured"
             };
