@@ -259,6 +259,7 @@ pub(crate) fn digest_of<T: Canonical>(t: &T) -> Digest {
 #[cfg(feature = "serde")]
 macro_rules! impl_serde_via_codec {
     ([$($gen:tt)*] $ty:ty) => {
+        #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
         impl<$($gen)*> serde::Serialize for $ty
         where
             $ty: quorate_clocks::Encode,
@@ -268,6 +269,7 @@ macro_rules! impl_serde_via_codec {
                 serializer.serialize_bytes(&bytes)
             }
         }
+        #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
         impl<'de, $($gen)*> serde::Deserialize<'de> for $ty
         where
             $ty: quorate_clocks::Decode,

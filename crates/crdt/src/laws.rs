@@ -294,6 +294,7 @@ pub trait Simulation<A: Actor>: DeltaCrdt<A> {
 /// let cfg = quorate_crdt::laws::SimConfig::new(1);
 /// assert_eq!(cfg.replicas, 3);
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SimConfig {
     /// Seed of the `SmallRng`: the same seed replays the same run.

@@ -26,6 +26,7 @@ use core::time::Duration;
 /// to report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum OutcomeClass {
     /// The request never left the client (connect refused, pool empty): safe to retry, and it
     /// spends no budget because the server saw nothing (gRFC A6 likewise keeps transparent
