@@ -71,6 +71,13 @@
 //! - Decoders never panic and never allocate from an unchecked length.
 //! - The only `unsafe` code is the `clock_gettime` call and the inline vector storage, each
 //!   with its safety argument.
+//!
+//! # Examples to copy
+//!
+//! Runnable programs under 80 lines in the repository's `examples/examples/`:
+//!
+//! - [`hlc.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/hlc.rs): HLC stamping and receive (`cargo run -p quorate-examples --example hlc`)
+//! - [`version_vectors.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/version_vectors.rs): version vectors and DVV siblings (`cargo run -p quorate-examples --example version_vectors`)
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -108,6 +108,12 @@
 //!   element's or key's dots, including ones not received yet, and nothing else.
 //! * Equal states encode to identical bytes ([`Digest`] is a hash of those bytes).
 //! * Counter arithmetic is checked ([`quorate_clocks::CounterOverflow`]); reads never wrap.
+//!
+//! # Examples to copy
+//!
+//! Runnable programs under 80 lines in the repository's `examples/examples/`:
+//!
+//! - [`orset_deltas.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/orset_deltas.rs): an OR-set synced by deltas (`cargo run -p quorate-examples --example orset_deltas`)
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -90,6 +90,12 @@
 //!   its write are covered by the resource-side check, not by timing.
 //! - Nothing panics on caller input, stored rows or peer responses: bad names, unknown resources,
 //!   foreign tokens and corrupt rows are typed errors.
+//!
+//! # Examples to copy
+//!
+//! Runnable programs under 80 lines in the repository's `examples/examples/`:
+//!
+//! - [`fenced_write.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/fenced_write.rs): a fenced write after a paused lease (`cargo run -p quorate-examples --example fenced_write`)
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -104,7 +104,12 @@
 //! - Effects outside the store are the caller's: commit a phase's effect in the same
 //!   transaction as its recovery point (`SqliteStore::checkpoint_in`, `PgStore::checkpoint_in`),
 //!   or make the effect idempotent itself (the provider's own idempotency key).
-
+//!
+//! # Examples to copy
+//!
+//! Runnable programs under 80 lines in the repository's `examples/examples/`:
+//!
+//! - [`idempotent_handler.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/idempotent_handler.rs): an idempotent HTTP handler (`cargo run -p quorate-examples --example idempotent_handler`)
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -96,6 +96,12 @@
 //! | `tokio` | no | `AsyncSink`, `BlockingSink`, `pg::enqueue_async` on tokio-postgres |
 //! | `nats` | no | `nats::JetStreamSink` (async-nats) |
 //! | `serde` | no | `Serialize`/`Deserialize` on plain data types |
+//!
+//! # Examples to copy
+//!
+//! Runnable programs under 80 lines in the repository's `examples/examples/`:
+//!
+//! - [`outbox_relay.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/outbox_relay.rs): an outbox with a relay and an inbox (`cargo run -p quorate-examples --example outbox_relay`)
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

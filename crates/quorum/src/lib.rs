@@ -80,6 +80,12 @@
 //! - Analysis is exact up to [`MAX_EXACT_NODES`] nodes by enumerating node subsets as
 //!   bitmasks (about 20 ms for 20 nodes on a shared 2-core machine); threshold systems use
 //!   closed forms at any size.
+//!
+//! # Examples to copy
+//!
+//! Runnable programs under 80 lines in the repository's `examples/examples/`:
+//!
+//! - [`quorum.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/quorum.rs): quorum commit and availability (`cargo run -p quorate-examples --example quorum`)
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -117,6 +117,12 @@
 //!   (nanoseconds, never decreasing for one caller); nothing here calls `Instant::now()`.
 //! - Randomness is injected ([`rand::Rng`]); the default [`ThreadLocalRng`] is fast, not
 //!   cryptographic. Seeded runs ([`FastRng`]) are replayable.
+//!
+//! # Examples to copy
+//!
+//! Runnable programs under 80 lines in the repository's `examples/examples/`:
+//!
+//! - [`retry_budget.rs`](https://github.com/quorate-rs/quorate/blob/main/examples/examples/retry_budget.rs): retries with a budget and a deadline (`cargo run -p quorate-examples --example retry_budget`)
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
