@@ -261,12 +261,7 @@ impl IdempotencyStore for MemoryStore {
 
     fn checkpoint(&self, attempt: &Attempt, phase: &str, data: &[u8]) -> Result<(), StoreError> {
         check_phase(phase)?;
-        if data.len() > self.config.max_response_bytes() {
-            return Err(StoreError::ResponseTooLarge {
-                len: data.len(),
-                max: self.config.max_response_bytes(),
-            });
-        }
+        self.config.check_size(data.len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let mut buf = [0u8; MAX_MAP_KEY];
@@ -289,13 +284,7 @@ impl IdempotencyStore for MemoryStore {
     }
 
     fn complete(&self, attempt: &Attempt, outcome: Outcome) -> Result<(), StoreError> {
-        let max = self.config.max_response_bytes();
-        if outcome.response_len() > max {
-            return Err(StoreError::ResponseTooLarge {
-                len: outcome.response_len(),
-                max,
-            });
-        }
+        self.config.check_size(outcome.response_len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let mut buf = [0u8; MAX_MAP_KEY];

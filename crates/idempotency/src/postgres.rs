@@ -539,13 +539,7 @@ impl PgStore {
         data: &[u8],
     ) -> Result<(), StoreError> {
         check_phase(phase)?;
-        let max = self.config.max_response_bytes();
-        if data.len() > max {
-            return Err(StoreError::ResponseTooLarge {
-                len: data.len(),
-                max,
-            });
-        }
+        self.config.check_size(data.len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let p = self.params();
@@ -600,13 +594,7 @@ impl PgStore {
         attempt: &Attempt,
         outcome: Outcome,
     ) -> Result<(), StoreError> {
-        let max = self.config.max_response_bytes();
-        if outcome.response_len() > max {
-            return Err(StoreError::ResponseTooLarge {
-                len: outcome.response_len(),
-                max,
-            });
-        }
+        self.config.check_size(outcome.response_len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let p = self.params();
@@ -1138,13 +1126,7 @@ impl AsyncPgStore {
         data: &[u8],
     ) -> Result<(), StoreError> {
         check_phase(phase)?;
-        let max = self.config.max_response_bytes();
-        if data.len() > max {
-            return Err(StoreError::ResponseTooLarge {
-                len: data.len(),
-                max,
-            });
-        }
+        self.config.check_size(data.len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let p = self.params();
@@ -1201,13 +1183,7 @@ impl AsyncPgStore {
         attempt: &Attempt,
         outcome: Outcome,
     ) -> Result<(), StoreError> {
-        let max = self.config.max_response_bytes();
-        if outcome.response_len() > max {
-            return Err(StoreError::ResponseTooLarge {
-                len: outcome.response_len(),
-                max,
-            });
-        }
+        self.config.check_size(outcome.response_len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         let p = self.params();

@@ -462,13 +462,7 @@ impl SqliteStore {
         data: &[u8],
     ) -> Result<(), StoreError> {
         check_phase(phase)?;
-        let max = self.config.max_response_bytes();
-        if data.len() > max {
-            return Err(StoreError::ResponseTooLarge {
-                len: data.len(),
-                max,
-            });
-        }
+        self.config.check_size(data.len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         crash_point("idempotency.checkpoint.before");
@@ -522,13 +516,7 @@ impl SqliteStore {
         attempt: &Attempt,
         outcome: Outcome,
     ) -> Result<(), StoreError> {
-        let max = self.config.max_response_bytes();
-        if outcome.response_len() > max {
-            return Err(StoreError::ResponseTooLarge {
-                len: outcome.response_len(),
-                max,
-            });
-        }
+        self.config.check_size(outcome.response_len())?;
         let (scope, key) = (attempt.scope(), attempt.key());
         check_key(scope, key)?;
         crash_point("idempotency.complete.before");

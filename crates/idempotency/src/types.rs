@@ -720,6 +720,16 @@ impl StoreConfig {
         self.max_response_bytes
     }
 
+    /// Refuses a stored payload (response or recovery data) over the size limit, before any
+    /// backend writes it.
+    pub(crate) fn check_size(&self, len: usize) -> Result<(), crate::StoreError> {
+        let max = self.max_response_bytes;
+        if len > max {
+            return Err(crate::StoreError::ResponseTooLarge { len, max });
+        }
+        Ok(())
+    }
+
     pub(crate) fn lock_ttl_nanos(&self) -> u64 {
         nanos(self.lock_ttl)
     }
