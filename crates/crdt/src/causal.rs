@@ -12,7 +12,9 @@ use crate::codec::{
     write_header,
 };
 use crate::context::{CausalContext, DotView, Retirement};
-use crate::dotstore::{DotSeen, DotStore, JoinOpts, Store, check_collisions, store_actors};
+use crate::dotstore::{
+    DotSeen, DotStore, JoinOpts, Store, audit_peer, check_collisions, collision, store_actors,
+};
 use crate::error::RetireError;
 use crate::error::{ValidationError, dot_name, name};
 use crate::traits::{Crdt, DeltaCrdt};
@@ -527,20 +529,46 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
     }
 
     fn validate_peer(&self, other: &Self) -> Result<(), ValidationError> {
-        other.validate()?;
+        if self.ctx.retired_list() != other.ctx.retired_list() {
+            other.validate()?;
+            check_peer_records(&self.ctx, &other.ctx, &other.store, &[])?;
+            check_peer_deferred(&self.ctx, &other.ctx, &other.deferred)?;
+            return self.check_collisions(&other.store, &other.ctx, &[], false);
+        }
+        // Equal records (the usual case): the peer's validation walk also finds collisions.
+        let hit = other.validate_against(Some(&self.store))?;
         check_peer_records(&self.ctx, &other.ctx, &other.store, &[])?;
         check_peer_deferred(&self.ctx, &other.ctx, &other.deferred)?;
-        self.check_collisions(&other.store, &other.ctx, &[], false)
+        match hit {
+            Some(d) => Err(collision(&self.store, &other.store, &d)),
+            None => Ok(()),
+        }
     }
 
     fn validate(&self) -> Result<(), ValidationError> {
+        self.validate_against(None).map(|_| ())
+    }
+}
+
+impl<S: DotStore<A>, A: Actor> Causal<S, A> {
+    /// [`Crdt::validate`]; given `local` (the store of a replica with the same retirement
+    /// records), the store walk also looks for dots that `local` and this value hold at
+    /// different places and returns the first it finds (see `audit_peer`), leaving the error to
+    /// the caller, which reports it only after its own checks of this value pass.
+    fn validate_against(&self, local: Option<&S>) -> Result<Option<Dot<A>>, ValidationError> {
         check_store_retired(&self.store, &self.ctx)?;
         self.ctx.validate()?;
-        let mut seen = DotSeen::new();
-        self.store.check(&self.ctx, &mut seen, false)?;
-        seen.finish()?;
+        let hit = match local {
+            Some(local) => audit_peer(local, &self.store, &self.ctx, &self.ctx, true, false)?,
+            None => {
+                let mut seen = DotSeen::for_context(&self.ctx, self.store.width(), true);
+                self.store.check(&self.ctx, &mut seen, false)?;
+                seen.finish()?;
+                None
+            }
+        };
         if self.deferred.is_empty() {
-            return Ok(());
+            return Ok(hit);
         }
         check_deferred_form(&self.deferred, &self.ctx)?;
         for (k, vv) in &self.deferred {
@@ -548,7 +576,7 @@ impl<S: DotStore<A>, A: Actor> Crdt for Causal<S, A> {
                 return Err(ValidationError::InvalidDeferredRemove { key: name(k) });
             }
         }
-        Ok(())
+        Ok(hit)
     }
 }
 
@@ -729,7 +757,7 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
         if let Some(d) = self.keep.iter().find(|d| !self.ctx.contains(d)) {
             return Err(ValidationError::DotNotInContext { dot: dot_name(d) });
         }
-        let mut seen = DotSeen::new();
+        let mut seen = DotSeen::for_context(&self.ctx, self.store.width(), self.keep.is_empty());
         self.store.check(&self.eff(), &mut seen, true)?;
         seen.finish()?;
         check_deferred_form(&self.deferred, &self.ctx)

@@ -20,7 +20,7 @@ use quorate_clocks::{Actor, Decode, DecodeError, Dot, Encode, VersionVector, get
 
 use crate::chunkmap::{Builder, ChunkMap};
 use crate::codec::{ActorTable, Sink, put_len, read_dot};
-use crate::context::{DotView, Retirement};
+use crate::context::{CausalContext, DotView, Retirement};
 use crate::error::{ValidationError, dot_name, name};
 
 pub(crate) mod sealed {
@@ -53,6 +53,8 @@ pub(crate) mod sealed {
         }
         /// No dots anywhere (keys with empty values count as empty).
         fn is_bottom(&self) -> bool;
+        /// Number of top-level entries (dots, or keys for maps): sizes validation scratch space.
+        fn width(&self) -> usize;
         /// Calls `f` on every dot.
         fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>));
         /// Dot-store join against the two contexts.
@@ -97,14 +99,27 @@ pub(crate) mod sealed {
             keys_only: bool,
             sus: &mut Suspects<A>,
         );
+        /// The walk of a `try_join` with equal retirement records: validates `other` (a peer's
+        /// value) against `theirs` as `check` does (the same errors, met in the same order),
+        /// recording its dots in `seen`, and pushes to `sus.mine` the dots of `self` that
+        /// `theirs` has seen but `other` does not hold at the same place (a dot both hold at the
+        /// same place with different values is the clash). One walk over both values.
+        fn audit<C: DotView<A>>(
+            &self,
+            other: &Self,
+            theirs: &C,
+            seen: &mut DotSeen<A>,
+            allow_bottom: bool,
+            sus: &mut Suspects<A>,
+        ) -> Result<(), ValidationError>;
         /// Appends to `path` where `dot` is stored (keys, then the value for dot functions);
         /// false when it is not stored.
         fn locate(&self, dot: &Dot<A>, path: &mut String) -> bool;
         /// Checks dot uniqueness, context coverage and (when `!allow_bottom`) absence of empty
         /// entries.
-        fn check(
+        fn check<C: DotView<A>>(
             &self,
-            ctx: &dyn DotView<A>,
+            ctx: &C,
             seen: &mut DotSeen<A>,
             allow_bottom: bool,
         ) -> Result<(), ValidationError>;
@@ -205,16 +220,82 @@ pub(crate) fn check_collisions<A: Actor, S: Store<A>, C1: DotView<A>, C2: DotVie
     }
 }
 
+/// Validates a peer's value `other` (context `ctx`, seen through `theirs`: `ctx` itself when
+/// `plain`, else `ctx` with holes) and looks for dots it stores at another
+/// place than `local` does, in one walk over both stores; the validation errors are those of
+/// `Store::check` followed by `DotSeen::finish`. Returns the colliding dot, if any, for the
+/// caller to report once its remaining checks of the peer pass (see [`collision`]).
+///
+/// Why it suffices to collect one side's suspects: for valid values, a dot held at place `p` by
+/// `local` and at place `q != p` by `other` has been seen by both contexts, so the walk pushes
+/// it to `sus.mine` when it visits `p` (or records a clash when `p` and `q` differ only in a
+/// register's value). Conversely a suspect that `other` holds anywhere is held there at another
+/// place. Since the walk records every dot of `other` in `seen` anyway (for the duplicate
+/// check), the verdict is a membership test per suspect; no index of either side is built.
+pub(crate) fn audit_peer<A: Actor, S: Store<A>, C: DotView<A>>(
+    local: &S,
+    other: &S,
+    theirs: &C,
+    ctx: &CausalContext<A>,
+    plain: bool,
+    allow_bottom: bool,
+) -> Result<Option<Dot<A>>, ValidationError> {
+    let mut seen = DotSeen::for_context(ctx, other.width(), plain);
+    let mut sus = Suspects::default();
+    local.audit(other, theirs, &mut seen, allow_bottom, &mut sus)?;
+    seen.finish()?;
+    if let Some(d) = sus.clash {
+        return Ok(Some(d));
+    }
+    Ok(sus.mine.into_iter().find(|d| seen.contains(d)))
+}
+
+/// The [`ValidationError::DotCollision`] for `dot`, held by `local` and by the peer's `other`.
+pub(crate) fn collision<A: Actor, S: Store<A>>(
+    local: &S,
+    other: &S,
+    dot: &Dot<A>,
+) -> ValidationError {
+    ValidationError::DotCollision {
+        dot: dot_name(dot),
+        local: describe(local, dot),
+        peer: describe(other, dot),
+    }
+}
+
+/// `sus.mine` and the clash for sorted entry slices keyed by dot (`Store::audit`).
+fn audit_sorted<A: Actor, E: DotEntry<A>, C: DotView<A>>(
+    s: &[E],
+    t: &[E],
+    theirs: &C,
+    sus: &mut Suspects<A>,
+) {
+    let mut j = 0;
+    for a in s {
+        while t.get(j).is_some_and(|b| b.dot() < a.dot()) {
+            j += 1;
+        }
+        match t.get(j) {
+            Some(b) if b.dot() == a.dot() => {
+                if sus.clash.is_none() && !a.same(b) {
+                    sus.clash = Some(a.dot().clone());
+                }
+                j += 1;
+            }
+            _ => {
+                if theirs.has(a.dot()) {
+                    sus.mine.push(a.dot().clone());
+                }
+            }
+        }
+    }
+}
+
 /// A set of dots for membership tests in expected linear time: per actor, a bitmap over the
 /// counters when they are dense (the usual case), a hash set otherwise.
 struct DotIndex<A> {
     /// Sorted by actor.
-    buckets: Vec<(A, Bucket)>,
-}
-
-enum Bucket {
-    Bits(Vec<u64>),
-    Hash(HashSet<u64>),
+    buckets: Vec<(A, Seen)>,
 }
 
 impl<A: Actor> DotIndex<A> {
@@ -248,9 +329,9 @@ impl<A: Actor> DotIndex<A> {
                                 *w |= 1 << (c % 64);
                             }
                         }
-                        Bucket::Bits(bits)
+                        Seen::Bits(bits)
                     }
-                    None => Bucket::Hash(counters.into_iter().collect()),
+                    None => Seen::Hash(counters.into_iter().collect()),
                 };
                 (a, bucket)
             })
@@ -262,14 +343,10 @@ impl<A: Actor> DotIndex<A> {
         let Ok(i) = self.buckets.binary_search_by(|(a, _)| a.cmp(&d.actor)) else {
             return false;
         };
-        match self.buckets.get(i) {
-            Some((_, Bucket::Bits(bits))) => usize::try_from(d.counter / 64)
-                .ok()
-                .and_then(|w| bits.get(w))
-                .is_some_and(|w| w & (1 << (d.counter % 64)) != 0),
-            Some((_, Bucket::Hash(set))) => set.contains(&d.counter),
-            None => false,
-        }
+        self.buckets
+            .get(i)
+            .and_then(|(_, b)| b.contains(d.counter))
+            .unwrap_or(false)
     }
 }
 
@@ -384,91 +461,287 @@ pub trait DotStore<A: Actor>: Store<A> {
 
 impl<A: Actor, S: Store<A>> DotStore<A> for S {}
 
-/// Collects the dots of a value to check that none is used twice, in expected linear time.
+/// The dots of a value met so far in a validation walk, to find a dot stored twice in expected
+/// linear time, and afterwards to ask whether the value holds a given dot anywhere.
 ///
-/// Dots are bucketed per actor; each bucket is checked with a bitmap over the counters when
-/// they are dense (the usual case: a bit per event), or with a pre-sized hash set otherwise.
+/// The buckets are laid out before the walk from the value's causal context: every dot of a
+/// valid value is covered by its context (the walk checks that before recording a dot), so the
+/// context bounds each actor's counters. An actor whose counters are dense enough gets a bitmap
+/// with a bit per counter (a test-and-set per dot); the others a hash set of counters. Dots the
+/// layout did not foresee (only possible in values that fail validation anyway) go to a hash
+/// set of whole dots, so recording never fails.
+///
+/// Each bucket also keeps the actor's entry in the context's version vector, so that for a
+/// value checked against that very context (`plain`) the coverage test of a dot in the prefix
+/// is one comparison on the bucket the dot is recorded in.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // Sealed-trait plumbing: public in a private module on purpose.
 pub struct DotSeen<A> {
     /// Sorted by actor.
-    buckets: Vec<(A, Vec<u64>)>,
+    buckets: Vec<(A, Bucket)>,
+    /// Index of the bucket used last (walks meet runs of one actor's dots).
+    last: usize,
+    /// The walk checks coverage against the context the layout came from.
+    plain: bool,
+    /// Dots of actors (or counters) the layout did not foresee.
+    extra: HashSet<Dot<A>>,
+    /// The first dot recorded twice, in walk order.
+    dup: Option<Dot<A>>,
 }
 
-impl<A: Actor> DotSeen<A> {
-    pub(crate) fn new() -> Self {
-        Self {
-            buckets: Vec::new(),
+#[derive(Debug)]
+struct Bucket {
+    /// The actor's entry in the context's version vector: counters `1..=prefix` are covered.
+    prefix: u64,
+    seen: Seen,
+}
+
+#[derive(Debug)]
+enum Seen {
+    /// Bit `c` is set once counter `c` has been recorded.
+    Bits(Vec<u64>),
+    Hash(HashSet<u64>),
+}
+
+impl Seen {
+    /// Records `c`; false when it was recorded before (or does not fit: `None`).
+    #[inline]
+    fn insert(&mut self, c: u64) -> Option<bool> {
+        match self {
+            Self::Bits(bits) => {
+                let w = bits.get_mut(usize::try_from(c / 64).ok()?)?;
+                let bit = 1u64 << (c % 64);
+                let fresh = *w & bit == 0;
+                *w |= bit;
+                Some(fresh)
+            }
+            Self::Hash(set) => Some(set.insert(c)),
         }
     }
 
     #[inline]
-    fn add(&mut self, d: &Dot<A>) {
-        if let Some((a, v)) = self.buckets.last_mut()
-            && *a == d.actor
-        {
-            v.push(d.counter);
-            return;
-        }
-        match self.buckets.binary_search_by(|(a, _)| a.cmp(&d.actor)) {
-            Ok(i) => {
-                if let Some((_, v)) = self.buckets.get_mut(i) {
-                    v.push(d.counter);
-                }
+    fn contains(&self, c: u64) -> Option<bool> {
+        match self {
+            Self::Bits(bits) => {
+                let w = bits.get(usize::try_from(c / 64).ok()?)?;
+                Some(w & (1u64 << (c % 64)) != 0)
             }
-            Err(i) => self.buckets.insert(i, (d.actor.clone(), vec![d.counter])),
+            Self::Hash(set) => Some(set.contains(&c)),
         }
-    }
-
-    /// `Err(DuplicateDot)` when some dot was added twice.
-    pub(crate) fn finish(self) -> Result<(), ValidationError> {
-        for (actor, counters) in self.buckets {
-            let dup = |c: u64| ValidationError::DuplicateDot {
-                dot: dot_name(&Dot::new(actor.clone(), c)),
-            };
-            let max = counters.iter().copied().max().unwrap_or(0);
-            // Dense when the bitmap costs at most 32 bytes per dot (plus 512 bytes).
-            let words = usize::try_from(max / 64 + 1)
-                .ok()
-                .filter(|w| *w <= counters.len().saturating_mul(4).saturating_add(64));
-            if let Some(words) = words {
-                let mut bits = vec![0u64; words];
-                for c in counters {
-                    let (w, b) = ((c / 64) as usize, c % 64);
-                    if let Some(word) = bits.get_mut(w) {
-                        if *word & (1 << b) != 0 {
-                            return Err(dup(c));
-                        }
-                        *word |= 1 << b;
-                    }
-                }
-            } else {
-                let mut set = HashSet::with_capacity(counters.len());
-                for c in counters {
-                    if !set.insert(c) {
-                        return Err(dup(c));
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
-fn check_dot<A: Actor>(
+impl<A: Actor> DotSeen<A> {
+    /// Buckets for the dots `ctx` covers, in a store of about `entries` entries (top-level
+    /// entries are enough: the figure only decides between bitmaps and hash sets). `plain`: the
+    /// walk will check coverage against `ctx` itself (not a view with holes).
+    ///
+    /// Bitmaps are handed out in ascending order of size while their total stays within 32
+    /// bytes per entry plus 512 bytes per actor, so memory stays linear in the value whatever
+    /// counters a peer claims to have seen.
+    pub(crate) fn for_context(ctx: &CausalContext<A>, entries: usize, plain: bool) -> Self {
+        // Per actor (sorted): the version vector's entry and the highest counter covered.
+        let mut tops: Vec<(A, u64, u64)> = ctx
+            .version_vector()
+            .iter()
+            .map(|(a, c)| (a.clone(), c, c))
+            .collect();
+        let raise = |tops: &mut Vec<(A, u64, u64)>, a: &A, c: u64| match tops
+            .binary_search_by(|(x, _, _)| x.cmp(a))
+        {
+            Ok(i) => {
+                if let Some((_, _, t)) = tops.get_mut(i) {
+                    *t = (*t).max(c);
+                }
+            }
+            Err(i) => tops.insert(i, (a.clone(), 0, c)),
+        };
+        for d in ctx.cloud() {
+            raise(&mut tops, &d.actor, d.counter);
+        }
+        for r in ctx.retired_list() {
+            raise(&mut tops, r.into(), r.base().saturating_add(r.last()));
+        }
+        let words = |t: u64| usize::try_from(t / 64 + 1).ok();
+        let mut order: Vec<usize> = (0..tops.len()).collect();
+        order.sort_by_key(|&i| tops.get(i).map_or(0, |(_, _, t)| *t));
+        let mut budget = entries
+            .saturating_mul(4)
+            .saturating_add(tops.len().saturating_mul(64));
+        let mut dense = vec![false; tops.len()];
+        for i in order {
+            match tops.get(i).and_then(|(_, _, t)| words(*t)) {
+                Some(w) if w <= budget => budget -= w,
+                _ => break,
+            }
+            if let Some(f) = dense.get_mut(i) {
+                *f = true;
+            }
+        }
+        let buckets = tops
+            .into_iter()
+            .zip(dense)
+            .map(|((a, prefix, t), dense)| {
+                let seen = match words(t).filter(|_| dense) {
+                    Some(w) => Seen::Bits(vec![0; w]),
+                    None => Seen::Hash(HashSet::new()),
+                };
+                (a, Bucket { prefix, seen })
+            })
+            .collect();
+        Self {
+            buckets,
+            last: 0,
+            plain,
+            extra: HashSet::new(),
+            dup: None,
+        }
+    }
+
+    /// The bucket of `actor`, if the layout has one.
+    #[inline]
+    fn bucket(&mut self, actor: &A) -> Option<&mut Bucket> {
+        if self.buckets.get(self.last).is_none_or(|(a, _)| a != actor) {
+            self.last = self.buckets.binary_search_by(|(a, _)| a.cmp(actor)).ok()?;
+        }
+        self.buckets.get_mut(self.last).map(|(_, b)| b)
+    }
+
+    /// Checks that `d` is a valid stored dot (counter not zero, covered by `view`) and records
+    /// it, remembering it when it was recorded before; false when it is not valid.
+    #[inline(always)]
+    fn admit<C: DotView<A>>(&mut self, d: &Dot<A>, view: &C) -> bool {
+        // The common case, a few instructions: the actor of the previous dot, a counter in the
+        // context's prefix, a bitmap bucket.
+        let fast = match self.buckets.get_mut(self.last) {
+            Some((a, b))
+                if self.plain && *a == d.actor && d.counter != 0 && d.counter <= b.prefix =>
+            {
+                match &mut b.seen {
+                    Seen::Bits(bits) => bits.get_mut((d.counter / 64) as usize).map(|w| {
+                        let bit = 1u64 << (d.counter % 64);
+                        let fresh = *w & bit == 0;
+                        *w |= bit;
+                        fresh
+                    }),
+                    Seen::Hash(_) => None,
+                }
+            }
+            _ => None,
+        };
+        match fast {
+            Some(true) => true,
+            Some(false) => {
+                self.record_dup(d);
+                true
+            }
+            None => self.admit_slow(d, view),
+        }
+    }
+
+    /// `admit` for the other cases.
+    #[inline(never)]
+    fn admit_slow<C: DotView<A>>(&mut self, d: &Dot<A>, view: &C) -> bool {
+        let plain = self.plain;
+        let fresh = match self.bucket(&d.actor) {
+            Some(b) => {
+                let covered = (plain && d.counter <= b.prefix) || view.has(d);
+                if d.counter == 0 || !covered {
+                    return false;
+                }
+                b.seen.insert(d.counter)
+            }
+            None => {
+                if d.counter == 0 || !view.has(d) {
+                    return false;
+                }
+                None
+            }
+        };
+        let fresh = match fresh {
+            Some(f) => f,
+            None => self.extra.insert(d.clone()),
+        };
+        if !fresh {
+            self.record_dup(d);
+        }
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_dup(&mut self, d: &Dot<A>) {
+        if self.dup.is_none() {
+            self.dup = Some(d.clone());
+        }
+    }
+
+    /// True when `d` has been recorded.
+    #[inline]
+    fn contains(&mut self, d: &Dot<A>) -> bool {
+        match self
+            .bucket(&d.actor)
+            .and_then(|b| b.seen.contains(d.counter))
+        {
+            Some(f) => f,
+            None => self.extra.contains(d),
+        }
+    }
+
+    /// `Err(DuplicateDot)` naming the first dot recorded twice.
+    pub(crate) fn finish(&self) -> Result<(), ValidationError> {
+        match &self.dup {
+            Some(d) => Err(ValidationError::DuplicateDot { dot: dot_name(d) }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[inline]
+fn check_dot<A: Actor, C: DotView<A>>(
     d: &Dot<A>,
-    ctx: &dyn DotView<A>,
+    ctx: &C,
     seen: &mut DotSeen<A>,
 ) -> Result<(), ValidationError> {
+    if seen.admit(d, ctx) {
+        Ok(())
+    } else {
+        Err(bad_dot(d))
+    }
+}
+
+/// The error of a dot `check_dot` rejects (kept out of the hot path).
+#[cold]
+#[inline(never)]
+fn bad_dot<A: Actor>(d: &Dot<A>) -> ValidationError {
     if d.counter == 0 {
-        return Err(ValidationError::ZeroCounter {
+        ValidationError::ZeroCounter {
             actor: name(&d.actor),
-        });
+        }
+    } else {
+        ValidationError::DotNotInContext { dot: dot_name(d) }
     }
-    if !ctx.has(d) {
-        return Err(ValidationError::DotNotInContext { dot: dot_name(d) });
+}
+
+/// `DotSet::check` of the spilled form (rare: concurrent adds of one element).
+#[inline(never)]
+fn check_many<A: Actor, C: DotView<A>>(
+    v: &[Dot<A>],
+    ctx: &C,
+    seen: &mut DotSeen<A>,
+) -> Result<(), ValidationError> {
+    // The spilled form never holds one dot, and holds its dots strictly ascending.
+    let bad = if v.len() == 1 {
+        v.first()
+    } else {
+        v.windows(2).find(|w| w[0] >= w[1]).map(|w| &w[1])
+    };
+    if let Some(d) = bad {
+        return Err(ValidationError::DuplicateDot { dot: dot_name(d) });
     }
-    seen.add(d);
+    for d in v {
+        check_dot(d, ctx, seen)?;
+    }
     Ok(())
 }
 
@@ -645,6 +918,10 @@ impl<A: Actor> Store<A> for DotSet<A> {
         self.as_slice().is_empty()
     }
 
+    fn width(&self) -> usize {
+        self.len()
+    }
+
     fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>)) {
         for d in self.as_slice() {
             f(d);
@@ -724,29 +1001,46 @@ impl<A: Actor> Store<A> for DotSet<A> {
         }
     }
 
+    #[inline]
+    fn audit<C: DotView<A>>(
+        &self,
+        other: &Self,
+        theirs: &C,
+        seen: &mut DotSeen<A>,
+        allow_bottom: bool,
+        sus: &mut Suspects<A>,
+    ) -> Result<(), ValidationError> {
+        if let (Dots::One(a), Dots::One(b)) = (&self.dots, &other.dots) {
+            // The common case: an element added once, on both sides.
+            check_dot(b, theirs, seen)?;
+            if a != b && theirs.has(a) {
+                sus.mine.push(a.clone());
+            }
+            return Ok(());
+        }
+        other.check(theirs, seen, allow_bottom)?;
+        let (s, t) = (self.as_slice(), other.as_slice());
+        if s != t {
+            audit_sorted(s, t, theirs, sus);
+        }
+        Ok(())
+    }
+
     fn locate(&self, dot: &Dot<A>, _path: &mut String) -> bool {
         self.as_slice().binary_search(dot).is_ok()
     }
 
-    fn check(
+    #[inline]
+    fn check<C: DotView<A>>(
         &self,
-        ctx: &dyn DotView<A>,
+        ctx: &C,
         seen: &mut DotSeen<A>,
         _allow_bottom: bool,
     ) -> Result<(), ValidationError> {
-        if let Dots::Many(v) = &self.dots
-            && let Some(d) = if v.len() == 1 {
-                v.first()
-            } else {
-                v.windows(2).find(|w| w[0] >= w[1]).map(|w| &w[1])
-            }
-        {
-            return Err(ValidationError::DuplicateDot { dot: dot_name(d) });
+        match &self.dots {
+            Dots::One(d) => check_dot(d, ctx, seen),
+            Dots::Many(v) => check_many(v, ctx, seen),
         }
-        for d in self.as_slice() {
-            check_dot(d, ctx, seen)?;
-        }
-        Ok(())
     }
 }
 
@@ -874,6 +1168,10 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
         self.entries.is_empty()
     }
 
+    fn width(&self) -> usize {
+        self.entries.len()
+    }
+
     fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>)) {
         for (d, _) in &self.entries {
             f(d);
@@ -964,6 +1262,21 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
         }
     }
 
+    fn audit<C: DotView<A>>(
+        &self,
+        other: &Self,
+        theirs: &C,
+        seen: &mut DotSeen<A>,
+        allow_bottom: bool,
+        sus: &mut Suspects<A>,
+    ) -> Result<(), ValidationError> {
+        other.check(theirs, seen, allow_bottom)?;
+        if self.entries != other.entries {
+            audit_sorted(&self.entries, &other.entries, theirs, sus);
+        }
+        Ok(())
+    }
+
     fn locate(&self, dot: &Dot<A>, path: &mut String) -> bool {
         let Ok(i) = self.entries.binary_search_by(|(d, _)| d.cmp(dot)) else {
             return false;
@@ -977,9 +1290,9 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
         true
     }
 
-    fn check(
+    fn check<C: DotView<A>>(
         &self,
-        ctx: &dyn DotView<A>,
+        ctx: &C,
         seen: &mut DotSeen<A>,
         _allow_bottom: bool,
     ) -> Result<(), ValidationError> {
@@ -1365,6 +1678,10 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         self.map.values().all(Store::is_bottom)
     }
 
+    fn width(&self) -> usize {
+        self.map.len()
+    }
+
     fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>)) {
         for v in self.map.values() {
             v.for_each_dot(f);
@@ -1483,6 +1800,63 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         }
     }
 
+    fn audit<C: DotView<A>>(
+        &self,
+        other: &Self,
+        theirs: &C,
+        seen: &mut DotSeen<A>,
+        allow_bottom: bool,
+        sus: &mut Suspects<A>,
+    ) -> Result<(), ValidationError> {
+        // The peer's entries are checked in key order, as `check` visits them.
+        let peer_only = |k: &K, ov: &S, seen: &mut DotSeen<A>| {
+            if !allow_bottom && ov.is_bottom() {
+                return Err(ValidationError::EmptyEntry { key: name(k) });
+            }
+            ov.check(theirs, seen, allow_bottom)
+        };
+        let oc = other.map.chunks();
+        let (mut ci, mut oi) = (0usize, 0usize);
+        for sc in self.map.chunks() {
+            for (k, v) in sc {
+                let mut matched = false;
+                while let Some(chunk) = oc.get(ci) {
+                    let Some((ok, ov)) = chunk.get(oi) else {
+                        ci += 1;
+                        oi = 0;
+                        continue;
+                    };
+                    match ok.cmp(k) {
+                        std::cmp::Ordering::Less => peer_only(ok, ov, seen)?,
+                        std::cmp::Ordering::Equal => {
+                            if !allow_bottom && ov.is_bottom() {
+                                return Err(ValidationError::EmptyEntry { key: name(ok) });
+                            }
+                            v.audit(ov, theirs, seen, allow_bottom, sus)?;
+                            matched = true;
+                        }
+                        std::cmp::Ordering::Greater => break,
+                    }
+                    oi += 1;
+                    if matched {
+                        break;
+                    }
+                }
+                if !matched {
+                    seen_dots(v, theirs, &mut sus.mine);
+                }
+            }
+        }
+        while let Some(chunk) = oc.get(ci) {
+            for (ok, ov) in chunk.get(oi..).unwrap_or_default() {
+                peer_only(ok, ov, seen)?;
+            }
+            ci += 1;
+            oi = 0;
+        }
+        Ok(())
+    }
+
     fn locate(&self, dot: &Dot<A>, path: &mut String) -> bool {
         let len = path.len();
         for (k, v) in self.map.iter() {
@@ -1498,9 +1872,9 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         false
     }
 
-    fn check(
+    fn check<C: DotView<A>>(
         &self,
-        ctx: &dyn DotView<A>,
+        ctx: &C,
         seen: &mut DotSeen<A>,
         allow_bottom: bool,
     ) -> Result<(), ValidationError> {
