@@ -742,6 +742,13 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
     /// Checks the delta on its own: compact context, `keep` sorted and inside the context, every
     /// stored dot in the effective context and stored once.
     fn validate_alone(&self) -> Result<(), ValidationError> {
+        self.validate_against(None).map(|_| ())
+    }
+
+    /// `validate_alone`; given `local` (the store of a replica with the same retirement records,
+    /// for a full delta), the store walk also looks for dots that `local` and this delta hold at
+    /// different places, as `Causal::validate_against` does.
+    fn validate_against(&self, local: Option<&S>) -> Result<Option<Dot<A>>, ValidationError> {
         check_store_retired(&self.store, &self.ctx)?;
         if let Some(d) = self.keep.iter().find(|d| self.ctx.is_retired(&d.actor)) {
             return Err(ValidationError::RetiredActor {
@@ -757,10 +764,19 @@ impl<S: DotStore<A>, A: Actor> CausalDelta<S, A> {
         if let Some(d) = self.keep.iter().find(|d| !self.ctx.contains(d)) {
             return Err(ValidationError::DotNotInContext { dot: dot_name(d) });
         }
-        let mut seen = DotSeen::for_context(&self.ctx, self.store.width(), self.keep.is_empty());
-        self.store.check(&self.eff(), &mut seen, true)?;
-        seen.finish()?;
-        check_deferred_form(&self.deferred, &self.ctx)
+        // Without kept dots the effective context is the context itself.
+        let plain = self.keep.is_empty();
+        let hit = match local {
+            Some(local) => audit_peer(local, &self.store, &self.eff(), &self.ctx, plain, true)?,
+            None => {
+                let mut seen = DotSeen::for_context(&self.ctx, self.store.width(), plain);
+                self.store.check(&self.eff(), &mut seen, true)?;
+                seen.finish()?;
+                None
+            }
+        };
+        check_deferred_form(&self.deferred, &self.ctx)?;
+        Ok(hit)
     }
 }
 
@@ -794,13 +810,23 @@ impl<S: DotStore<A>, A: Actor> Causal<S, A> {
     }
 
     pub(crate) fn check_delta(&self, d: &CausalDelta<S, A>) -> Result<(), ValidationError> {
-        d.validate_alone()?;
+        // A full delta with the same retirement records (the usual anti-entropy answer): its
+        // validation walk also finds collisions, as in `validate_peer`. Mutation deltas keep
+        // their walk proportional to the keys they name.
+        let fused = d.full && self.ctx.retired_list() == d.ctx.retired_list();
+        let hit = d.validate_against(fused.then_some(&self.store))?;
         check_peer_records(&self.ctx, &d.ctx, &d.store, &d.keep)?;
         check_peer_deferred(&self.ctx, &d.ctx, &d.deferred)?;
         if let Some(k) = d.keep.iter().find(|k| !self.ctx.contains(k)) {
             return Err(ValidationError::UnknownKeptDot { dot: dot_name(k) });
         }
-        self.check_collisions(&d.store, &d.ctx, &d.keep, !d.full)
+        if !fused {
+            return self.check_collisions(&d.store, &d.ctx, &d.keep, !d.full);
+        }
+        match hit {
+            Some(dot) => Err(collision(&self.store, &d.store, &dot)),
+            None => Ok(()),
+        }
     }
 
     /// Fails with [`ValidationError::DotCollision`] when a peer's value (store, context minus

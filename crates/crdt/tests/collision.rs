@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
+use quorate_clocks::Dot;
 use quorate_crdt::{
-    Crdt, DeltaCrdt, DotStore, EwFlag, MvReg, OrMap, OrSet, RwSet, ValidationError,
+    Causal, CausalContext, Crdt, DeltaCrdt, DotMap, DotSet, DotStore, Embed, EwFlag, MvReg, OrMap,
+    OrSet, RwSet, ValidationError,
 };
 
 fn collision(dot: &str, local: &str, peer: &str) -> ValidationError {
@@ -130,6 +132,58 @@ fn a_flag_cannot_collide() {
     assert!(a.is_enabled());
 }
 
+/// An OR-set built from raw entries and a context (checked only by the joins under test).
+fn raw_set(entries: &[(u32, &[(u8, u64)])], cc: &[(u8, u64)]) -> OrSet<u32, u8> {
+    let store: DotMap<u32, DotSet<u8>> = entries
+        .iter()
+        .map(|(k, ds)| (*k, ds.iter().map(|&(a, c)| Dot::new(a, c)).collect()))
+        .collect();
+    let cc: CausalContext<u8> = cc.iter().map(|&(a, c)| Dot::new(a, c)).collect();
+    OrSet::from_causal(Causal::new_unchecked(store, cc))
+}
+
+#[test]
+fn collision_is_found_with_sparse_counters_too() {
+    // Counters far beyond the number of entries are kept in hash sets, not bitmaps.
+    let big = 1_000_000_000u64;
+    let a = raw_set(&[(1, &[(3, big)]), (2, &[(4, 1)])], &[(3, big), (4, 1)]);
+    let b = raw_set(&[(2, &[(4, 1)]), (7, &[(3, big)])], &[(3, big), (4, 1)]);
+    let dot = format!("3:{big}");
+    rejected(&a, &b, &b.to_delta(), &collision(&dot, "1", "7"));
+    rejected(&b, &a, &a.to_delta(), &collision(&dot, "7", "1"));
+}
+
+#[test]
+fn collision_is_found_before_and_after_the_local_entry() {
+    // The peer's entry for the shared dot comes before, or after, the local one in key order.
+    let cc = [(1, 1), (1, 2)];
+    let a = raw_set(&[(5, &[(1, 2)]), (6, &[(1, 1)])], &cc);
+    let before = raw_set(&[(3, &[(1, 2)]), (6, &[(1, 1)])], &cc);
+    let after = raw_set(&[(6, &[(1, 1)]), (9, &[(1, 2)])], &cc);
+    rejected(&a, &before, &before.to_delta(), &collision("1:2", "5", "3"));
+    rejected(&a, &after, &after.to_delta(), &collision("1:2", "5", "9"));
+}
+
+#[test]
+fn an_invalid_peer_is_reported_as_invalid_before_any_collision() {
+    // The peer both collides (1:2 under 3, held under 5 here) and stores a dot twice: the
+    // validation error wins, as it would for a replica with no shared dots.
+    let cc = [(1, 1), (1, 2)];
+    let a = raw_set(&[(5, &[(1, 2)])], &cc);
+    let dup = raw_set(&[(3, &[(1, 2)]), (8, &[(1, 1)]), (9, &[(1, 1)])], &cc);
+    let expected = ValidationError::DuplicateDot { dot: "1:1".into() };
+    assert_eq!(a.clone().try_join(&dup), Err(expected.clone()));
+    assert_eq!(a.clone().try_join_delta(&dup.to_delta()), Err(expected));
+    // A peer holding the local dot at the same place and again elsewhere is a duplicate too.
+    let twice = raw_set(&[(5, &[(1, 2)]), (6, &[(1, 2)])], &cc);
+    let expected = ValidationError::DuplicateDot { dot: "1:2".into() };
+    assert_eq!(a.clone().try_join(&twice), Err(expected.clone()));
+    assert_eq!(a.clone().try_join_delta(&twice.to_delta()), Err(expected));
+    let outside = raw_set(&[(3, &[(1, 2)]), (4, &[(1, 7)])], &cc);
+    let expected = ValidationError::DotNotInContext { dot: "1:7".into() };
+    assert_eq!(a.clone().try_join(&outside), Err(expected));
+}
+
 /// Builds a replica of actor 1 from a list of adds and removes of small elements.
 fn replica(ops: &[(bool, u8)]) -> OrSet<u8, u8> {
     let mut s = OrSet::new();
@@ -181,5 +235,71 @@ proptest! {
         }
         let mut j = a.clone();
         prop_assert_eq!(j.try_join_delta(&b.to_delta()).is_err(), clash);
+    }
+}
+
+/// Builds a replica from (actor, add?, element) operations.
+fn replica_of(ops: &[(u8, bool, u8)]) -> OrSet<u8, u8> {
+    let mut s = OrSet::new();
+    for &(actor, add, x) in ops {
+        if add {
+            s.add(actor, x).unwrap();
+        } else {
+            s.remove(&x);
+        }
+    }
+    s
+}
+
+/// Where each dot is stored, for several actors.
+fn owners(s: &OrSet<u8, u8>) -> BTreeMap<Dot<u8>, u8> {
+    s.iter()
+        .flat_map(|x| {
+            let dots = s.as_causal().store().get(x).map(DotStore::dots);
+            dots.into_iter().flatten().map(move |d| (d, *x))
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Several actor ids, each shared by both replicas after a common prefix: every kind of
+    /// join (state, state by value, full delta, catch-up delta with kept dots) is rejected
+    /// exactly when a dot is stored on both sides for different elements, and otherwise gives
+    /// the plain join's result.
+    #[test]
+    fn every_join_agrees_on_collisions_with_shared_actors(
+        prefix in proptest::collection::vec((1u8..4, any::<bool>(), 0u8..6), 0..12),
+        left in proptest::collection::vec((1u8..4, any::<bool>(), 0u8..6), 0..12),
+        right in proptest::collection::vec((1u8..4, any::<bool>(), 0u8..6), 0..12),
+    ) {
+        let base = replica_of(&prefix);
+        let mut l = prefix.clone();
+        l.extend(left);
+        let mut r = prefix;
+        r.extend(right);
+        let (a, b) = (replica_of(&l), replica_of(&r));
+        let (oa, ob) = (owners(&a), owners(&b));
+        let clash = oa.iter().any(|(d, x)| ob.get(d).is_some_and(|y| y != x));
+        let mut plain = a.clone();
+        plain.join(&b);
+        let catch_up = b.delta_since(&base.summary());
+        let results = [
+            ("state", { let mut j = a.clone(); (j.try_join(&b), j) }),
+            ("owned", { let mut j = a.clone(); (j.try_join_owned(b.clone()), j) }),
+            ("full delta", { let mut j = a.clone(); (j.try_join_delta(&b.to_delta()), j) }),
+            ("catch-up delta", { let mut j = a.clone(); (j.try_join_delta(&catch_up), j) }),
+        ];
+        for (what, (res, j)) in results {
+            prop_assert_eq!(res.is_err(), clash, "{}: {:?}", what, res);
+            match res {
+                Err(e) => {
+                    prop_assert!(matches!(e, ValidationError::DotCollision { .. }), "{}: {}", what, e);
+                    prop_assert_eq!(&j, &a, "{}", what);
+                }
+                Ok(()) => prop_assert_eq!(&j, &plain, "{}", what),
+            }
+        }
     }
 }
