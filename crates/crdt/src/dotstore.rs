@@ -493,7 +493,41 @@ pub struct DotSeen<A> {
 struct Bucket {
     /// The actor's entry in the context's version vector: counters `1..=prefix` are covered.
     prefix: u64,
+    /// The highest counter the context covers.
+    top: u64,
     seen: Seen,
+}
+
+impl Bucket {
+    /// Records `c` (see `Seen::insert`); a hash set that has become dense enough (a bitmap
+    /// up to `top` would cost at most 32 bytes per counter held) turns into a bitmap. Each
+    /// bucket turns at most once and the bitmap is no larger than four words per counter it
+    /// then holds, so recording stays linear in time and memory.
+    #[inline]
+    fn insert(&mut self, c: u64) -> Option<bool> {
+        let fresh = self.seen.insert(c);
+        if let Seen::Hash(set) = &self.seen
+            && let Ok(words) = usize::try_from(self.top / 64 + 1)
+            && words <= set.len().saturating_mul(4)
+        {
+            let mut bits = vec![0u64; words];
+            let mut fits = true;
+            for c in set {
+                match bits.get_mut((c / 64) as usize) {
+                    Some(w) => *w |= 1 << (c % 64),
+                    None => fits = false,
+                }
+            }
+            if fits {
+                self.seen = Seen::Bits(bits);
+            } else {
+                // A counter beyond the layout (not expected: the walk records only covered
+                // dots): stay a hash set for good.
+                self.top = u64::MAX;
+            }
+        }
+        fresh
+    }
 }
 
 #[derive(Debug)]
@@ -560,6 +594,7 @@ impl<A: Actor> DotSeen<A> {
             raise(&mut tops, &d.actor, d.counter);
         }
         for r in ctx.retired_list() {
+            raise(&mut tops, r.actor(), r.last());
             raise(&mut tops, r.into(), r.base().saturating_add(r.last()));
         }
         let words = |t: u64| usize::try_from(t / 64 + 1).ok();
@@ -586,7 +621,14 @@ impl<A: Actor> DotSeen<A> {
                     Some(w) => Seen::Bits(vec![0; w]),
                     None => Seen::Hash(HashSet::new()),
                 };
-                (a, Bucket { prefix, seen })
+                (
+                    a,
+                    Bucket {
+                        prefix,
+                        top: t,
+                        seen,
+                    },
+                )
             })
             .collect();
         Self {
@@ -649,7 +691,7 @@ impl<A: Actor> DotSeen<A> {
                 if d.counter == 0 || !covered {
                     return false;
                 }
-                b.seen.insert(d.counter)
+                b.insert(d.counter)
             }
             None => {
                 if d.counter == 0 || !view.has(d) {
@@ -1939,4 +1981,89 @@ pub(crate) fn store_actors<A: Actor, S: Store<A>>(s: &S, out: &mut BTreeSet<A>) 
             out.insert(d.actor.clone());
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(vv: &[(u8, u64)], cloud: &[(u8, u64)]) -> CausalContext<u8> {
+        let mut cc = CausalContext::new();
+        for &(a, n) in vv {
+            for c in 1..=n {
+                cc.insert(Dot::new(a, c));
+            }
+        }
+        for &(a, c) in cloud {
+            cc.insert(Dot::new(a, c));
+        }
+        cc
+    }
+
+    fn is_bits(s: &DotSeen<u8>, actor: u8) -> bool {
+        s.buckets
+            .iter()
+            .any(|(a, b)| *a == actor && matches!(b.seen, Seen::Bits(_)))
+    }
+
+    #[test]
+    fn a_sparse_bucket_turns_into_a_bitmap_once_dense() {
+        // One entry declared, 5000 counters: no bitmap at first (the budget is per entry).
+        let cc = ctx(&[(1, 5000)], &[]);
+        let mut s = DotSeen::for_context(&cc, 1, true);
+        assert!(!is_bits(&s, 1));
+        for c in 1..=5000 {
+            assert!(s.admit(&Dot::new(1, c), &cc));
+            assert!(s.dup.is_none(), "{c} reported twice");
+        }
+        assert!(is_bits(&s, 1), "dense counters end in a bitmap");
+        assert!((1..=5000).all(|c| s.contains(&Dot::new(1, c))));
+        assert!(!s.contains(&Dot::new(1, 5001)) && !s.contains(&Dot::new(2, 1)));
+        assert!(s.admit(&Dot::new(1, 17), &cc));
+        assert_eq!(
+            s.finish(),
+            Err(ValidationError::DuplicateDot { dot: "1:17".into() })
+        );
+    }
+
+    #[test]
+    fn sparse_counters_stay_in_a_hash_set() {
+        let big = 1 << 40;
+        let cc = ctx(&[(1, 3)], &[(1, big)]);
+        let mut s = DotSeen::for_context(&cc, 4, true);
+        for c in [1, 2, big] {
+            assert!(s.admit(&Dot::new(1, c), &cc));
+        }
+        assert!(!is_bits(&s, 1));
+        assert!(s.contains(&Dot::new(1, big)) && !s.contains(&Dot::new(1, 3)));
+        assert!(s.finish().is_ok());
+        assert!(s.admit(&Dot::new(1, big), &cc));
+        assert!(s.finish().is_err());
+    }
+
+    #[test]
+    fn admit_rejects_uncovered_and_zero_dots() {
+        let cc = ctx(&[(1, 3)], &[(2, 9)]);
+        let mut s = DotSeen::for_context(&cc, 4, true);
+        assert!(!s.admit(&Dot::new(1, 0), &cc));
+        assert!(!s.admit(&Dot::new(1, 4), &cc));
+        assert!(!s.admit(&Dot::new(2, 8), &cc));
+        assert!(!s.admit(&Dot::new(3, 1), &cc));
+        assert!(s.admit(&Dot::new(2, 9), &cc) && s.admit(&Dot::new(1, 3), &cc));
+        // A view with holes: the bucket's prefix is not trusted when the walk is not plain.
+        let holes = Holes(&cc, Dot::new(1, 2));
+        let mut s = DotSeen::for_context(&cc, 4, false);
+        assert!(s.admit(&Dot::new(1, 1), &holes));
+        assert!(!s.admit(&Dot::new(1, 2), &holes));
+        assert!(s.finish().is_ok());
+    }
+
+    /// A context minus one dot.
+    struct Holes<'a>(&'a CausalContext<u8>, Dot<u8>);
+
+    impl DotView<u8> for Holes<'_> {
+        fn has(&self, dot: &Dot<u8>) -> bool {
+            *dot != self.1 && self.0.contains(dot)
+        }
+    }
 }

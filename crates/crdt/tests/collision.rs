@@ -122,6 +122,32 @@ fn or_map_keys_and_nested_elements() {
 }
 
 #[test]
+fn collision_is_found_in_a_large_nested_map() {
+    // Few keys holding many dots: the duplicate bitmaps are not laid out in advance for so few
+    // entries, and grow from hash sets as the walk meets the dots.
+    type M = OrMap<u8, OrSet<u32, u8>, u8>;
+    let mut a = M::new();
+    for i in 0..3000u32 {
+        a.update((i % 2) as u8, |s| s.add_delta(1, i)).unwrap();
+    }
+    let mut b = a.clone();
+    a.update(0, |s| s.add_delta(1, 100_000)).unwrap();
+    let d = b.update(1, |s| s.add_delta(1, 200_000)).unwrap();
+    rejected(&a, &b, &d, &collision("1:3001", "0 / 100000", "1 / 200000"));
+    // Without a clash the validated joins agree with the plain join.
+    let mut other = a.clone();
+    other.update(1, |s| s.add_delta(2, 7)).unwrap();
+    let mut plain = a.clone();
+    plain.join(&other);
+    let mut c = a.clone();
+    c.try_join(&other).unwrap();
+    assert_eq!(c, plain);
+    let mut c = a.clone();
+    c.try_join_delta(&other.to_delta()).unwrap();
+    assert_eq!(c, plain);
+}
+
+#[test]
 fn a_flag_cannot_collide() {
     // An enable-wins flag has one entry: the same dot always means the same thing.
     let mut a = EwFlag::<u8>::new();
