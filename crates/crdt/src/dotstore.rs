@@ -575,62 +575,70 @@ impl<A: Actor> DotSeen<A> {
     /// counters a peer claims to have seen.
     pub(crate) fn for_context(ctx: &CausalContext<A>, entries: usize, plain: bool) -> Self {
         // Per actor (sorted): the version vector's entry and the highest counter covered.
-        let mut tops: Vec<(A, u64, u64)> = ctx
+        let mut buckets: Vec<(A, Bucket)> = ctx
             .version_vector()
             .iter()
-            .map(|(a, c)| (a.clone(), c, c))
-            .collect();
-        let raise = |tops: &mut Vec<(A, u64, u64)>, a: &A, c: u64| match tops
-            .binary_search_by(|(x, _, _)| x.cmp(a))
-        {
-            Ok(i) => {
-                if let Some((_, _, t)) = tops.get_mut(i) {
-                    *t = (*t).max(c);
-                }
-            }
-            Err(i) => tops.insert(i, (a.clone(), 0, c)),
-        };
-        for d in ctx.cloud() {
-            raise(&mut tops, &d.actor, d.counter);
-        }
-        for r in ctx.retired_list() {
-            raise(&mut tops, r.actor(), r.last());
-            raise(&mut tops, r.into(), r.base().saturating_add(r.last()));
-        }
-        let words = |t: u64| usize::try_from(t / 64 + 1).ok();
-        let mut order: Vec<usize> = (0..tops.len()).collect();
-        order.sort_by_key(|&i| tops.get(i).map_or(0, |(_, _, t)| *t));
-        let mut budget = entries
-            .saturating_mul(4)
-            .saturating_add(tops.len().saturating_mul(64));
-        let mut dense = vec![false; tops.len()];
-        for i in order {
-            match tops.get(i).and_then(|(_, _, t)| words(*t)) {
-                Some(w) if w <= budget => budget -= w,
-                _ => break,
-            }
-            if let Some(f) = dense.get_mut(i) {
-                *f = true;
-            }
-        }
-        let buckets = tops
-            .into_iter()
-            .zip(dense)
-            .map(|((a, prefix, t), dense)| {
-                let seen = match words(t).filter(|_| dense) {
-                    Some(w) => Seen::Bits(vec![0; w]),
-                    None => Seen::Hash(HashSet::new()),
+            .map(|(a, c)| {
+                let b = Bucket {
+                    prefix: c,
+                    top: c,
+                    seen: Seen::Hash(HashSet::new()),
                 };
-                (
-                    a,
-                    Bucket {
-                        prefix,
-                        top: t,
-                        seen,
-                    },
-                )
+                (a.clone(), b)
             })
             .collect();
+        let raise = |buckets: &mut Vec<(A, Bucket)>, a: &A, c: u64| match buckets
+            .binary_search_by(|(x, _)| x.cmp(a))
+        {
+            Ok(i) => {
+                if let Some((_, b)) = buckets.get_mut(i) {
+                    b.top = b.top.max(c);
+                }
+            }
+            Err(i) => {
+                let b = Bucket {
+                    prefix: 0,
+                    top: c,
+                    seen: Seen::Hash(HashSet::new()),
+                };
+                buckets.insert(i, (a.clone(), b));
+            }
+        };
+        for d in ctx.cloud() {
+            raise(&mut buckets, &d.actor, d.counter);
+        }
+        for r in ctx.retired_list() {
+            raise(&mut buckets, r.actor(), r.last());
+            raise(&mut buckets, r.into(), r.base().saturating_add(r.last()));
+        }
+        let words = |b: &Bucket| usize::try_from(b.top / 64 + 1).unwrap_or(usize::MAX);
+        let budget = entries
+            .saturating_mul(4)
+            .saturating_add(buckets.len().saturating_mul(64));
+        let total = buckets
+            .iter()
+            .fold(0usize, |sum, (_, b)| sum.saturating_add(words(b)));
+        if total <= budget {
+            // The usual case: every actor gets its bitmap.
+            for (_, b) in &mut buckets {
+                b.seen = Seen::Bits(vec![0; words(b)]);
+            }
+        } else {
+            let mut order: Vec<usize> = (0..buckets.len()).collect();
+            order.sort_by_key(|&i| buckets.get(i).map_or(usize::MAX, |(_, b)| words(b)));
+            let mut left = budget;
+            for i in order {
+                let Some((_, b)) = buckets.get_mut(i) else {
+                    continue;
+                };
+                let w = words(b);
+                if w > left {
+                    break;
+                }
+                left -= w;
+                b.seen = Seen::Bits(vec![0; w]);
+            }
+        }
         Self {
             buckets,
             last: 0,
