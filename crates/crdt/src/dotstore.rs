@@ -57,6 +57,9 @@ pub(crate) mod sealed {
         fn width(&self) -> usize;
         /// Calls `f` on every dot.
         fn for_each_dot(&self, f: &mut dyn FnMut(&Dot<A>));
+        /// Pushes to `out` the dots `ctx` has seen (a side with no counterpart entry, in the
+        /// collision checks).
+        fn push_seen<C: DotView<A>>(&self, ctx: &C, out: &mut Vec<Dot<A>>);
         /// Dot-store join against the two contexts.
         fn join_store<C1: DotView<A>, C2: DotView<A>>(
             &mut self,
@@ -179,6 +182,10 @@ fn describe<A: Actor, S: Store<A>>(s: &S, dot: &Dot<A>) -> String {
 /// `theirs`) stores a dot that `local` (context `mine`) stores at a different place (another
 /// element or key, or another value): the signature of two replicas sharing an actor id.
 ///
+/// This is the stand-alone check, for where it cannot share the peer's validation walk
+/// ([`audit_peer`]): key-scoped deltas, and values whose retirement records differ from this
+/// replica's (both sides are renamed before the check, after the peer was validated as sent).
+///
 /// Linear in the two stores for a full walk; a key-scoped walk (`keys_only`, mutation deltas)
 /// visits the delta's keys and only scans `local` when the delta holds dots this replica has
 /// seen but does not hold at the same place (a re-delivered add of an element removed since).
@@ -212,11 +219,7 @@ pub(crate) fn check_collisions<A: Actor, S: Store<A>, C1: DotView<A>, C2: DotVie
     };
     match hit {
         None => Ok(()),
-        Some(d) => Err(ValidationError::DotCollision {
-            dot: dot_name(&d),
-            local: describe(local, &d),
-            peer: describe(other, &d),
-        }),
+        Some(d) => Err(collision(local, other, &d)),
     }
 }
 
@@ -348,15 +351,6 @@ impl<A: Actor> DotIndex<A> {
             .and_then(|(_, b)| b.contains(d.counter))
             .unwrap_or(false)
     }
-}
-
-/// The dots of `s` that `ctx` has seen, pushed to `out` (a side with no counterpart entry).
-fn seen_dots<A: Actor, S: Store<A>, C: DotView<A>>(s: &S, ctx: &C, out: &mut Vec<Dot<A>>) {
-    s.for_each_dot(&mut |d| {
-        if ctx.has(d) {
-            out.push(d.clone());
-        }
-    });
 }
 
 /// An entry of a sorted dot slice: a dot, or a dot with its value.
@@ -747,6 +741,32 @@ impl<A: Actor> DotSeen<A> {
     }
 }
 
+/// The peer's context as seen through the layout of its [`DotSeen`]: for a `plain` walk the
+/// version-vector part is answered from the buckets (a binary search over the actors, usually
+/// one or two), anything else by the view itself. Used for this replica's dots in the
+/// collision walk, which ask the peer's context about actors it may not know at all.
+struct Covered<'a, A, C> {
+    seen: &'a DotSeen<A>,
+    view: &'a C,
+}
+
+impl<A: Actor, C: DotView<A>> DotView<A> for Covered<'_, A, C> {
+    #[inline]
+    fn has(&self, d: &Dot<A>) -> bool {
+        if !self.seen.plain {
+            return self.view.has(d);
+        }
+        match self.seen.buckets.binary_search_by(|(a, _)| a.cmp(&d.actor)) {
+            Ok(i) => {
+                let prefix = self.seen.buckets.get(i).map_or(0, |(_, b)| b.prefix);
+                (d.counter != 0 && d.counter <= prefix) || self.view.has(d)
+            }
+            // The layout has a bucket for every actor the context names.
+            Err(_) => false,
+        }
+    }
+}
+
 #[inline]
 fn check_dot<A: Actor, C: DotView<A>>(
     d: &Dot<A>,
@@ -979,6 +999,18 @@ impl<A: Actor> Store<A> for DotSet<A> {
     }
 
     #[inline]
+    fn push_seen<C: DotView<A>>(&self, ctx: &C, out: &mut Vec<Dot<A>>) {
+        match &self.dots {
+            Dots::One(d) => {
+                if ctx.has(d) {
+                    out.push(d.clone());
+                }
+            }
+            Dots::Many(v) => out.extend(v.iter().filter(|d| ctx.has(d)).cloned()),
+        }
+    }
+
+    #[inline]
     fn join_store<C1: DotView<A>, C2: DotView<A>>(
         &mut self,
         mine: &C1,
@@ -1063,7 +1095,7 @@ impl<A: Actor> Store<A> for DotSet<A> {
         if let (Dots::One(a), Dots::One(b)) = (&self.dots, &other.dots) {
             // The common case: an element added once, on both sides.
             check_dot(b, theirs, seen)?;
-            if a != b && theirs.has(a) {
+            if a != b && (Covered { seen, view: theirs }).has(a) {
                 sus.mine.push(a.clone());
             }
             return Ok(());
@@ -1071,7 +1103,7 @@ impl<A: Actor> Store<A> for DotSet<A> {
         other.check(theirs, seen, allow_bottom)?;
         let (s, t) = (self.as_slice(), other.as_slice());
         if s != t {
-            audit_sorted(s, t, theirs, sus);
+            audit_sorted(s, t, &Covered { seen, view: theirs }, sus);
         }
         Ok(())
     }
@@ -1228,6 +1260,14 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
         }
     }
 
+    fn push_seen<C: DotView<A>>(&self, ctx: &C, out: &mut Vec<Dot<A>>) {
+        for (d, _) in &self.entries {
+            if ctx.has(d) {
+                out.push(d.clone());
+            }
+        }
+    }
+
     fn join_store<C1: DotView<A>, C2: DotView<A>>(
         &mut self,
         mine: &C1,
@@ -1322,7 +1362,8 @@ impl<V: RegisterValue, A: Actor> Store<A> for DotFun<V, A> {
     ) -> Result<(), ValidationError> {
         other.check(theirs, seen, allow_bottom)?;
         if self.entries != other.entries {
-            audit_sorted(&self.entries, &other.entries, theirs, sus);
+            let theirs = Covered { seen, view: theirs };
+            audit_sorted(&self.entries, &other.entries, &theirs, sus);
         }
         Ok(())
     }
@@ -1738,6 +1779,12 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
         }
     }
 
+    fn push_seen<C: DotView<A>>(&self, ctx: &C, out: &mut Vec<Dot<A>>) {
+        for v in self.map.values() {
+            v.push_seen(ctx, out);
+        }
+    }
+
     fn join_store<C1: DotView<A>, C2: DotView<A>>(
         &mut self,
         mine: &C1,
@@ -1804,7 +1851,7 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
                 match self.map.get(k) {
                     Some(v) if v == ov => {}
                     Some(v) => v.collide(mine, ov, theirs, true, sus),
-                    None => seen_dots(ov, mine, &mut sus.theirs),
+                    None => ov.push_seen(mine, &mut sus.theirs),
                 }
             }
             return;
@@ -1822,7 +1869,7 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
                     };
                     match ok.cmp(k) {
                         std::cmp::Ordering::Less => {
-                            seen_dots(ov, mine, &mut sus.theirs);
+                            ov.push_seen(mine, &mut sus.theirs);
                             oi += 1;
                         }
                         std::cmp::Ordering::Equal => {
@@ -1837,13 +1884,13 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
                     }
                 }
                 if !matched {
-                    seen_dots(v, theirs, &mut sus.mine);
+                    v.push_seen(theirs, &mut sus.mine);
                 }
             }
         }
         while let Some(chunk) = oc.get(ci) {
             for (_, ov) in chunk.get(oi..).unwrap_or_default() {
-                seen_dots(ov, mine, &mut sus.theirs);
+                ov.push_seen(mine, &mut sus.theirs);
             }
             ci += 1;
             oi = 0;
@@ -1893,7 +1940,7 @@ impl<K: Key, S: Store<A>, A: Actor> Store<A> for DotMap<K, S> {
                     }
                 }
                 if !matched {
-                    seen_dots(v, theirs, &mut sus.mine);
+                    v.push_seen(&Covered { seen, view: theirs }, &mut sus.mine);
                 }
             }
         }
