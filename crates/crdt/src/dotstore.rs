@@ -224,10 +224,11 @@ pub(crate) fn check_collisions<A: Actor, S: Store<A>, C1: DotView<A>, C2: DotVie
 }
 
 /// Validates a peer's value `other` (context `ctx`, seen through `theirs`: `ctx` itself when
-/// `plain`, else `ctx` with holes) and looks for dots it stores at another
-/// place than `local` does, in one walk over both stores; the validation errors are those of
-/// `Store::check` followed by `DotSeen::finish`. Returns the colliding dot, if any, for the
-/// caller to report once its remaining checks of the peer pass (see [`collision`]).
+/// `plain`, else `ctx` with holes) and looks for dots it stores at another place than `local`
+/// does, in one walk over both stores; the validation errors are those of `Store::check`
+/// followed by `DotSeen::finish`. Returns the colliding dot, if any, for the caller to report
+/// once its remaining checks of the peer pass (see [`collision`]). Linear in the two stores
+/// (expected: the duplicate check hashes the counters of sparse actors).
 ///
 /// Why it suffices to collect one side's suspects: for valid values, a dot held at place `p` by
 /// `local` and at place `q != p` by `other` has been seen by both contexts, so the walk pushes
