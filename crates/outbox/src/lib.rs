@@ -54,15 +54,15 @@
 //!
 //! - **Atomic with the change**: the message row is in the caller's transaction; a rollback
 //!   leaves nothing, a commit publishes at least once.
-//! - **Per-key order = commit order**: every message has a position within its ordering key
-//!   (`key_seq`). On PostgreSQL the position comes from the key's row in `quorate_outbox_keys`,
-//!   updated by the enqueue (`INSERT .. ON CONFLICT DO UPDATE .. RETURNING`): the row lock is
-//!   held until the enqueuing transaction ends, so a second transaction on the same key waits
-//!   and takes the next position only after the first committed. On SQLite (one writer) the
-//!   position is `max + 1` under the write lock. The global store position (`seq`) may be
-//!   assigned in any order and is never used for ordering. The relay never reads "rows after
-//!   the last one seen": it reads each claimed key's *pending* rows by position, so a row
-//!   whose id became visible late is simply pending at the next claim.
+//! - **Per-key order = commit order**: enqueue writes one row and nothing else. On PostgreSQL
+//!   the insert first takes a transaction-scoped advisory lock on the key and only then draws
+//!   the row's `seq`, so a second transaction on the same key waits for the first to end and
+//!   its `seq` is higher: within a key, `seq` order is commit order (across keys it is not,
+//!   and nothing relies on it). On SQLite (one writer) `seq` order is commit order. Before each
+//!   claim the relay numbers new rows within their keys (`key_seq` 1, 2, ..., in `seq` order;
+//!   one relay at a time) and then reads each claimed key's *pending* rows by position. It
+//!   never reads "rows after the last one seen", so a row that became visible late is simply
+//!   numbered and pending at the next claim.
 //! - **Per-key exclusivity without session locks**: a claim marks key rows `claimed_by` /
 //!   `claim_until` in a transaction that selected them `FOR UPDATE SKIP LOCKED` (PostgreSQL),
 //!   so concurrent relays take disjoint keys, keys proceed in parallel, and a crashed relay's

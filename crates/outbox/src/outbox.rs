@@ -144,9 +144,12 @@ impl Outbox {
     /// Writes `message` into `tx`; returns its id (the caller's, or a time-ordered random one:
     /// [`MessageId::time_ordered`]).
     ///
-    /// Within one ordering key, messages are numbered in commit order: the insert takes a
-    /// row lock on the key's row (PostgreSQL) or runs under the single writer lock (SQLite,
-    /// memory), so two transactions enqueueing to one key commit one after the other.
+    /// Writes one row. Within one ordering key, messages are published in commit order: on
+    /// PostgreSQL the insert takes a transaction-scoped lock on the key before it draws the
+    /// row's position, so two transactions enqueueing to one key commit one after the other;
+    /// SQLite and the memory store have one writer. On PostgreSQL, prepare the statement once
+    /// per connection with `pg::PreparedEnqueue` (feature
+    /// `postgres`) to save the server's parse and plan on every call.
     ///
     /// # Errors
     ///

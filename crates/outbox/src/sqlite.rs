@@ -1,9 +1,14 @@
 //! SQLite backend (feature `sqlite`): migration, enqueue and inbox on `rusqlite::Transaction`,
 //! and the relay store.
 //!
-//! SQLite has one writer at a time, so positions within a key (`max(key_seq) + 1` at insert)
-//! follow commit order, and claims (`BEGIN IMMEDIATE`) never interleave. Several relays may
-//! share a database file through their own connections; they take turns claiming.
+//! Enqueue writes one row and touches two pages: the message table and its `id` index. SQLite
+//! has one writer at a time, so `seq` order is commit order. Before each claim the relay
+//! numbers the rows written since its last pass (`seq` above the watermark in
+//! `quorate_outbox_numbered`) within their keys (`key_seq`) and adds them to their keys'
+//! pending counts, in the claim's own transaction; claims (`BEGIN IMMEDIATE`) never
+//! interleave. Several relays may share a database file through their own connections; they
+//! take turns claiming. Do not reset `sqlite_sequence` for `quorate_outbox`: the watermark
+//! relies on `seq` only growing, which `AUTOINCREMENT` guarantees.
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
@@ -22,11 +27,14 @@ pub const SCHEMA_VERSION: i64 = 1;
 ///
 /// Version 1 creates:
 /// - `quorate_outbox`: one row per message (`seq` store position, `id` unique, `key`,
-///   `key_seq` position within the key in commit order, type, payload, encoded headers,
+///   `key_seq` position within the key in commit order, `NULL` until the relay numbers the
+///   row, type, payload, encoded headers,
 ///   `created_at`, `state` 0 pending / 1 sent, `attempts` finished, `started`,
 ///   `next_attempt_at`, `last_error`, `sent_at`);
-/// - `quorate_outbox_keys`: one row per ordering key (`pending` count, `ready_at` retry time,
-///   `served_at` for fairness, `held` by the strict poison policy, `claimed_by`/`claim_until`);
+/// - `quorate_outbox_keys`: one row per ordering key, written by relays only (`next_seq` last
+///   position given, `pending` count, `ready_at` retry time, `served_at` for fairness, `held`
+///   by the strict poison policy, `claimed_by`/`claim_until`);
+/// - `quorate_outbox_numbered`: one row, `upto`: the highest `seq` numbered so far;
 /// - `quorate_outbox_dead`: dead letters with reason, last error and time;
 /// - `quorate_inbox`: `(consumer, message_id)` marks with `processed_at`.
 pub const MIGRATIONS: &[(i64, &str)] = &[(
@@ -35,7 +43,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[(
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
         key TEXT NOT NULL,
-        key_seq INTEGER NOT NULL,
+        key_seq INTEGER,
         msg_type TEXT NOT NULL,
         payload BLOB NOT NULL,
         headers BLOB NOT NULL,
@@ -47,11 +55,14 @@ pub const MIGRATIONS: &[(i64, &str)] = &[(
         last_error TEXT,
         sent_at INTEGER
      );
-     CREATE UNIQUE INDEX quorate_outbox_key_seq ON quorate_outbox (key, key_seq);
-     CREATE INDEX quorate_outbox_pending ON quorate_outbox (created_at) WHERE state = 0;
+     CREATE UNIQUE INDEX quorate_outbox_key_seq ON quorate_outbox (key, key_seq)
+        WHERE key_seq IS NOT NULL;
+     CREATE INDEX quorate_outbox_pending ON quorate_outbox (key, key_seq)
+        WHERE state = 0 AND key_seq IS NOT NULL;
      CREATE INDEX quorate_outbox_sent ON quorate_outbox (sent_at) WHERE state = 1;
      CREATE TABLE quorate_outbox_keys (
         key TEXT PRIMARY KEY,
+        next_seq INTEGER NOT NULL DEFAULT 0,
         pending INTEGER NOT NULL,
         ready_at INTEGER NOT NULL DEFAULT 0,
         served_at INTEGER NOT NULL DEFAULT 0,
@@ -61,6 +72,11 @@ pub const MIGRATIONS: &[(i64, &str)] = &[(
      );
      CREATE INDEX quorate_outbox_keys_ready ON quorate_outbox_keys (served_at, key)
         WHERE pending > 0 AND held = 0;
+     CREATE TABLE quorate_outbox_numbered (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        upto INTEGER NOT NULL
+     );
+     INSERT INTO quorate_outbox_numbered (id, upto) VALUES (1, 0);
      CREATE TABLE quorate_outbox_dead (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL,
@@ -138,8 +154,8 @@ pub fn migrate(conn: &Connection) -> Result<i64, StoreError> {
 fn insert(conn: &Connection, id: &MessageId, m: &NewMessage, now: i64) -> Result<(), InsertError> {
     let r = conn
         .prepare_cached(
-            "INSERT INTO quorate_outbox (id, key, key_seq, msg_type, payload, headers, created_at)
-             VALUES (?1, ?2, (SELECT coalesce(max(key_seq), 0) + 1 FROM quorate_outbox WHERE key = ?2), ?3, ?4, ?5, ?6)",
+            "INSERT INTO quorate_outbox (id, key, msg_type, payload, headers, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -152,20 +168,72 @@ fn insert(conn: &Connection, id: &MessageId, m: &NewMessage, now: i64) -> Result
             ])
         });
     match r {
-        Ok(_) => {}
+        Ok(_) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            return Err(InsertError::Duplicate);
+            Err(InsertError::Duplicate)
         }
-        Err(e) => return Err(InsertError::Store(e.into())),
+        Err(e) => Err(InsertError::Store(e.into())),
     }
-    conn.prepare_cached(
-        "INSERT INTO quorate_outbox_keys (key, pending) VALUES (?1, 1)
-         ON CONFLICT (key) DO UPDATE SET pending = pending + 1",
-    )
-    .and_then(|mut s| s.execute([&m.key]))
-    .map_err(|e| InsertError::Store(e.into()))?;
+}
+
+/// Rows numbered per pass (the rest wait for the next claim).
+const NUMBER_BATCH: i64 = 10_000;
+
+/// Numbers the rows enqueued since the last pass within their keys, in `seq` order (commit
+/// order: one writer at a time), and adds them to their keys' pending counts. Runs inside the
+/// claim's `BEGIN IMMEDIATE` transaction, so passes never overlap.
+fn number_new(tx: &Connection) -> Result<(), StoreError> {
+    let (mut upto, top): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT upto, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'quorate_outbox'), 0)
+             FROM quorate_outbox_numbered WHERE id = 1",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if top < upto {
+        // The sequence went back (someone reset `sqlite_sequence`): rows at or below the
+        // watermark may be new. Find the first unnumbered row the slow way, once.
+        upto = tx.query_row(
+            "SELECT coalesce(min(seq), ?1 + 1) - 1 FROM quorate_outbox WHERE key_seq IS NULL",
+            [top],
+            |r| r.get(0),
+        )?;
+    }
+    let rows: Vec<(i64, String)> = tx
+        .prepare_cached("SELECT seq, key FROM quorate_outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")?
+        .query_map(params![upto, NUMBER_BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let Some(&(last, _)) = rows.last() else {
+        return Ok(());
+    };
+    let mut counts: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for (_, key) in &rows {
+        *counts.entry(key.as_str()).or_default() += 1;
+    }
+    // Per key: the position before this pass's first row.
+    let mut next: std::collections::HashMap<&str, i64> =
+        std::collections::HashMap::with_capacity(counts.len());
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO quorate_outbox_keys (key, next_seq, pending) VALUES (?1, ?2, ?2)
+             ON CONFLICT (key) DO UPDATE SET next_seq = next_seq + excluded.next_seq,
+                                             pending = pending + excluded.pending
+             RETURNING next_seq",
+        )?;
+        for (key, n) in &counts {
+            let after: i64 = upsert.query_row(params![key, n], |r| r.get(0))?;
+            next.insert(key, after - n);
+        }
+    }
+    let mut set = tx.prepare_cached("UPDATE quorate_outbox SET key_seq = ?2 WHERE seq = ?1")?;
+    for (seq, key) in &rows {
+        let pos = next.entry(key.as_str()).or_default();
+        *pos += 1;
+        set.execute(params![seq, *pos])?;
+    }
+    tx.prepare_cached("UPDATE quorate_outbox_numbered SET upto = ?1 WHERE id = 1")?
+        .execute([last])?;
     Ok(())
 }
 
@@ -179,9 +247,14 @@ fn mark(conn: &Connection, consumer: &str, id: &MessageId, now: i64) -> Result<b
     Ok(n == 1)
 }
 
+/// Pending messages: the keys' counts plus the rows not numbered yet.
 fn pending(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM quorate_outbox WHERE state = 0")?
+        .prepare_cached(
+            "SELECT (SELECT coalesce(sum(pending), 0) FROM quorate_outbox_keys)
+                  + (SELECT count(*) FROM quorate_outbox
+                     WHERE seq > (SELECT upto FROM quorate_outbox_numbered WHERE id = 1))",
+        )?
         .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -326,6 +399,7 @@ impl RelayStore for SqliteRelayStore {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        number_new(&tx)?;
         let keys: Vec<String> = tx
             .prepare_cached(
                 "SELECT key FROM quorate_outbox_keys
@@ -341,6 +415,7 @@ impl RelayStore for SqliteRelayStore {
             )?
             .collect::<Result<_, _>>()?;
         if keys.is_empty() {
+            tx.commit()?;
             return Ok(Vec::new());
         }
         let per_key = i64::try_from(per_key_limit(req.max_messages, keys.len())).unwrap_or(1);
@@ -350,7 +425,8 @@ impl RelayStore for SqliteRelayStore {
                 "SELECT seq, id, key_seq, msg_type, payload, headers, created_at, attempts, started, key
                  FROM (SELECT o.*, row_number() OVER (PARTITION BY o.key ORDER BY o.key_seq) AS rn
                        FROM quorate_outbox o
-                       WHERE o.state = 0 AND o.key IN (SELECT value FROM json_each(?1)))
+                       WHERE o.state = 0 AND o.key_seq IS NOT NULL
+                         AND o.key IN (SELECT value FROM json_each(?1)))
                  WHERE rn <= ?2 ORDER BY key, key_seq",
             )?
             .query_map(params![keys_json, per_key], |r| {
@@ -475,16 +551,22 @@ impl RelayStore for SqliteRelayStore {
     }
 
     fn metrics(&mut self, now_ms: i64) -> Result<OutboxMetrics, StoreError> {
-        let (pending, oldest): (i64, Option<i64>) = self.conn.query_row(
-            "SELECT count(*), min(created_at) FROM quorate_outbox WHERE state = 0",
+        let pending = pending(&self.conn)?;
+        let oldest: Option<i64> = self.conn.query_row(
+            "SELECT min(t) FROM (
+                SELECT min(created_at) AS t FROM quorate_outbox
+                WHERE state = 0 AND key_seq IS NOT NULL
+                UNION ALL
+                SELECT min(created_at) FROM quorate_outbox
+                WHERE seq > (SELECT upto FROM quorate_outbox_numbered WHERE id = 1))",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )?;
         let dead: i64 =
             self.conn
                 .query_row("SELECT count(*) FROM quorate_outbox_dead", [], |r| r.get(0))?;
         Ok(OutboxMetrics {
-            pending: u64::try_from(pending).unwrap_or(0),
+            pending,
             oldest_pending_age: oldest.map(|o| {
                 std::time::Duration::from_millis(
                     u64::try_from(now_ms.saturating_sub(o)).unwrap_or(0),
@@ -508,7 +590,8 @@ impl RelayStore for SqliteRelayStore {
             "DELETE FROM quorate_outbox_keys WHERE key IN
                (SELECT k.key FROM quorate_outbox_keys k
                 WHERE k.pending = 0 AND k.held = 0 AND k.claimed_by IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM quorate_outbox o WHERE o.key = k.key)
+                  AND NOT EXISTS (SELECT 1 FROM quorate_outbox o
+                                  WHERE o.key = k.key AND o.key_seq IS NOT NULL)
                 LIMIT ?1)",
             [limit],
         )?;

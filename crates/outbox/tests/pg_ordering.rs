@@ -1,0 +1,181 @@
+//! PostgreSQL enqueue: the key lock comes before the position, the prepared statement behaves
+//! like the unprepared one, and the relay numbers rows within their keys in commit order.
+#![cfg(feature = "postgres")]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use quorate_outbox::pg::{PgRelayStore, PreparedEnqueue, migrate};
+use quorate_outbox::{
+    EnqueueError, MemorySink, MessageId, NewMessage, Outbox, Relay, RelayConfig, RelayStore as _,
+};
+use quorate_testkit::pg_test_db;
+
+fn msg(key: &str, id: &str) -> NewMessage {
+    NewMessage::new(key, "evt", id.as_bytes().to_vec())
+        .expect("msg")
+        .with_id(MessageId::new(id).expect("id"))
+}
+
+fn last_seq(client: &mut postgres::Client) -> i64 {
+    client
+        .query_one("SELECT last_value FROM quorate_outbox_seq_seq", &[])
+        .expect("sequence")
+        .get(0)
+}
+
+/// A transaction blocked on another's key lock has not drawn a `seq` yet: if it had, two
+/// transactions could hold positions for one key in the opposite order to their commits.
+#[test]
+fn a_blocked_enqueue_draws_its_seq_only_after_the_key_lock() {
+    let db = pg_test_db!();
+    let mut a = db.connect().expect("connect");
+    migrate(&mut a).expect("migrate");
+    let mut b = db.connect().expect("connect");
+    let mut observer = db.connect().expect("connect");
+    let outbox = Outbox::builder().notify(false).build();
+
+    let mut t1 = a.transaction().expect("tx");
+    outbox
+        .enqueue(&mut t1, &msg("k", "first"))
+        .expect("enqueue");
+    let before = last_seq(&mut observer);
+    let blocked = AtomicBool::new(true);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let mut t2 = b.transaction().expect("tx");
+            outbox
+                .enqueue(&mut t2, &msg("k", "second"))
+                .expect("enqueue");
+            blocked.store(false, Ordering::SeqCst);
+            t2.commit().expect("commit");
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(blocked.load(Ordering::SeqCst), "t2 waits for t1's key lock");
+        assert_eq!(
+            last_seq(&mut observer),
+            before,
+            "no seq drawn while waiting for the key lock"
+        );
+        t1.commit().expect("commit");
+        waiter.join().expect("t2");
+    });
+    assert_eq!(last_seq(&mut observer), before + 1);
+
+    // Another key is never blocked by k's lock.
+    let mut t3 = a.transaction().expect("tx");
+    outbox
+        .enqueue(&mut t3, &msg("k", "third"))
+        .expect("enqueue");
+    let mut t4 = b.transaction().expect("tx");
+    outbox
+        .enqueue(&mut t4, &msg("other", "x"))
+        .expect("enqueue");
+    t4.commit().expect("commit");
+    t3.commit().expect("commit");
+
+    let sink = MemorySink::new();
+    let mut relay = Relay::new(
+        PgRelayStore::new(db.connect().expect("connect")).expect("store"),
+        sink.clone(),
+        RelayConfig::builder().build().expect("config"),
+    );
+    while relay.run_once().expect("run").claimed > 0 {}
+    let k: Vec<(String, i64)> = sink
+        .messages()
+        .iter()
+        .filter(|m| m.key() == "k")
+        .map(|m| (m.id().as_str().to_owned(), m.key_seq()))
+        .collect();
+    assert_eq!(
+        k,
+        [
+            ("first".to_owned(), 1),
+            ("second".to_owned(), 2),
+            ("third".to_owned(), 3)
+        ]
+    );
+}
+
+#[test]
+fn the_prepared_statement_enqueues_like_the_plain_one() {
+    let db = pg_test_db!();
+    let mut client = db.connect().expect("connect");
+    migrate(&mut client).expect("migrate");
+    let prepared = PreparedEnqueue::prepare(&mut client).expect("prepare");
+    for notify in [false, true] {
+        let outbox = Outbox::builder().notify(notify).build();
+        let mut tx = client.transaction().expect("tx");
+        let id = format!("p-{notify}");
+        outbox
+            .enqueue(&mut prepared.on(&mut tx), &msg("k", &id))
+            .expect("enqueue");
+        // A duplicate id is the same typed error as on the plain path, and the caller's
+        // transaction is then aborted as PostgreSQL aborts it on any failed statement.
+        tx.commit().expect("commit");
+        let mut tx = client.transaction().expect("tx");
+        let err = outbox
+            .enqueue(&mut prepared.on(&mut tx), &msg("k", &id))
+            .expect_err("duplicate");
+        assert!(matches!(err, EnqueueError::DuplicateId(_)), "{err}");
+    }
+    // Rolled back: nothing enqueued.
+    let outbox = Outbox::builder().build();
+    let mut tx = client.transaction().expect("tx");
+    outbox
+        .enqueue(&mut prepared.on(&mut tx), &msg("k", "rolled-back"))
+        .expect("enqueue");
+    tx.rollback().expect("rollback");
+
+    let mut store = PgRelayStore::new(db.connect().expect("connect")).expect("store");
+    assert_eq!(store.metrics(0).expect("metrics").pending, 2);
+    let sink = MemorySink::new();
+    let mut relay = Relay::new(
+        store,
+        sink.clone(),
+        RelayConfig::builder().build().expect("config"),
+    );
+    while relay.run_once().expect("run").claimed > 0 {}
+    let mut ids: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m.id().as_str().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["p-false", "p-true"]);
+
+    // Prepared on one connection, used on another: a store error, not a wrong statement.
+    let mut other = db.connect().expect("connect");
+    let mut tx = other.transaction().expect("tx");
+    let err = outbox
+        .enqueue(&mut prepared.on(&mut tx), &msg("k", "elsewhere"))
+        .expect_err("foreign statement");
+    assert!(matches!(err, EnqueueError::Store(_)), "{err}");
+}
+
+/// Pending counts rows the relay has not numbered yet, and the oldest pending age sees them.
+#[test]
+fn metrics_count_rows_not_numbered_yet() {
+    let db = pg_test_db!();
+    let mut client = db.connect().expect("connect");
+    migrate(&mut client).expect("migrate");
+    let outbox = Outbox::builder().build();
+    let mut tx = client.transaction().expect("tx");
+    for i in 0..3 {
+        outbox
+            .enqueue(&mut tx, &msg(&format!("k{i}"), &format!("m{i}")))
+            .expect("enqueue");
+    }
+    tx.commit().expect("commit");
+    let mut store = PgRelayStore::new(db.connect().expect("connect")).expect("store");
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_millis(),
+    )
+    .expect("ms");
+    let m = store.metrics(now + 5_000).expect("metrics");
+    assert_eq!(m.pending, 3);
+    assert!(m.oldest_pending_age.expect("age") >= Duration::from_secs(4));
+}
