@@ -7,12 +7,16 @@
 //!   `jetstream_memory_store` drains an in-memory store into NATS JetStream (acknowledged
 //!   publishes with `Nats-Msg-Id`; needs `nats-server` on `PATH`, `/usr/sbin`, or
 //!   `QUORATE_NATS_URL`).
-//! - `outbox_enqueue/*`: one payment-capture transaction (update a balance, insert a ledger
-//!   row, commit) with and without the outbox row (plus its key row), on SQLite in WAL mode
-//!   with durable commits (`sqlite_durable`, `synchronous = FULL`) and without the commit
-//!   fsync (`sqlite_wal_normal`), and on PostgreSQL (`QUORATE_PG_URL`, the server's commit
-//!   settings). Each timed transaction follows an untimed one of the other variant, so both
-//!   see the same conditions; the overhead is the ratio of `with_outbox` to `without_outbox`.
+//! - `outbox_enqueue/*`: one payment-capture transaction as the design notes describe it (the
+//!   payment's state transition, the capture under its unique operation id, the ledger entry,
+//!   commit) with and without the outbox row, on SQLite in WAL mode with durable commits
+//!   (`sqlite_durable`, `synchronous = FULL`) and without the commit fsync
+//!   (`sqlite_wal_normal`), and on PostgreSQL (`QUORATE_PG_URL`, the server's commit
+//!   settings), where the application's statements and the outbox's are prepared
+//!   (`with_outbox`; `with_outbox_unprepared` has the server parse and plan the enqueue each
+//!   time), and on tokio-postgres with the statements pipelined (`postgres_pipelined`). Each
+//!   timed transaction follows an untimed one of the other variant, so both see
+//!   the same conditions; the overhead is the ratio of `with_outbox` to `without_outbox`.
 //!
 //! Backends that cannot be reached are skipped with a printed line.
 
@@ -161,18 +165,17 @@ fn relay_throughput(c: &mut Criterion) {
                         })
                         .collect();
                     let start = Instant::now();
+                    let delivered = || sinks.iter().map(MemorySink::len).sum::<usize>();
                     std::thread::scope(|s| {
                         for r in &mut relays {
                             s.spawn(move || {
-                                // Drained when the relay finds nothing twice in a row (the
-                                // other one may hold the last keys for a moment).
-                                let mut idle = 0;
-                                while idle < 2 {
+                                // Until both sinks hold everything: a relay that finds
+                                // nothing (the other one is numbering the new rows or holds
+                                // the last keys) looks again a millisecond later.
+                                let give_up = Instant::now() + Duration::from_secs(120);
+                                while delivered() < MESSAGES && Instant::now() < give_up {
                                     if r.run_once().expect("run").claimed == 0 {
-                                        idle += 1;
                                         std::thread::sleep(Duration::from_millis(1));
-                                    } else {
-                                        idle = 0;
                                     }
                                 }
                             });
@@ -232,36 +235,88 @@ fn relay_throughput(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Benchmarks `run(false)` and `run(true)` as `<prefix>_without_outbox` and
-/// `<prefix>_with_outbox`, each timed iteration preceded by an untimed run of the other
-/// variant, so that both see the same conditions (checkpoints, WAL growth, machine load).
+/// Benchmarks `<prefix>_<variant>` for each variant: index 0 is the transaction without the
+/// outbox row, the others with it. Each timed iteration is preceded by an untimed run of the
+/// other side (variant 0 for the others, variant 1 for variant 0), so that all see the same
+/// conditions (checkpoints, WAL growth, machine load).
 fn paired(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     prefix: &str,
-    run: &mut dyn FnMut(bool),
+    variants: &[&str],
+    run: &mut dyn FnMut(usize),
 ) {
-    for with in [false, true] {
-        let name = format!(
-            "{prefix}_{}",
-            if with {
-                "with_outbox"
-            } else {
-                "without_outbox"
+    // First, the variants interleaved transaction by transaction (round-robin, 300 rounds):
+    // criterion measures each function in its own time window, so on a busy machine this
+    // line is the steadier estimate of the ratio. Printed only.
+    let rounds = 300u32;
+    let mut totals = vec![Duration::ZERO; variants.len()];
+    for r in 0..rounds {
+        for k in 0..variants.len() {
+            let v = (k + r as usize) % variants.len();
+            let start = Instant::now();
+            run(v);
+            if let Some(t) = totals.get_mut(v) {
+                *t += start.elapsed();
             }
-        );
-        g.bench_function(name, |b| {
+        }
+    }
+    let base = totals.first().copied().unwrap_or_default();
+    let line: Vec<String> = variants
+        .iter()
+        .zip(&totals)
+        .map(|(name, t)| {
+            format!(
+                "{name} {:.1} µs ({:.2}x)",
+                t.as_secs_f64() * 1e6 / f64::from(rounds),
+                base.as_secs_f64() / t.as_secs_f64().max(1e-12)
+            )
+        })
+        .collect();
+    println!("interleaved {prefix}: {}", line.join(", "));
+    for (v, variant) in variants.iter().enumerate() {
+        g.bench_function(format!("{prefix}_{variant}"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    run(!with);
+                    run(usize::from(v == 0));
                     let start = Instant::now();
-                    run(with);
+                    run(v);
                     total += start.elapsed();
                 }
                 total
             });
         });
     }
+}
+
+/// The application's side of a payment capture, as the design notes describe it: the
+/// payment's state transition, the capture recorded under its unique operation id, and the
+/// ledger entry. SQLite dialect; PostgreSQL's differs only in types.
+const SQLITE_APP_SCHEMA: &str = "
+    CREATE TABLE payments (id INTEGER PRIMARY KEY, state TEXT NOT NULL, version INTEGER NOT NULL);
+    CREATE TABLE captures (operation_id TEXT PRIMARY KEY, payment_id INTEGER NOT NULL, amount INTEGER NOT NULL);
+    CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, payment_id INTEGER NOT NULL, amount INTEGER NOT NULL);
+    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+    INSERT INTO payments SELECT i, 'authorized', 0 FROM n;";
+const PG_APP_SCHEMA: &str = "
+    DROP TABLE IF EXISTS bench_payments, bench_captures, bench_ledger;
+    CREATE TABLE bench_payments (id BIGINT PRIMARY KEY, state TEXT NOT NULL, version BIGINT NOT NULL);
+    CREATE TABLE bench_captures (operation_id TEXT PRIMARY KEY, payment_id BIGINT NOT NULL, amount BIGINT NOT NULL);
+    CREATE TABLE bench_ledger (id BIGSERIAL PRIMARY KEY, payment_id BIGINT NOT NULL, amount BIGINT NOT NULL);
+    INSERT INTO bench_payments SELECT g, 'authorized', 0 FROM generate_series(0, 999) g;";
+const PG_TRANSITION: &str =
+    "UPDATE bench_payments SET state = 'captured', version = version + 1 WHERE id = $1";
+const PG_CAPTURE: &str =
+    "INSERT INTO bench_captures (operation_id, payment_id, amount) VALUES ($1, $2, 100)";
+const PG_LEDGER: &str = "INSERT INTO bench_ledger (payment_id, amount) VALUES ($1, 100)";
+
+fn capture_message(payment: i64) -> NewMessage {
+    NewMessage::new(
+        format!("payment-{payment}"),
+        "payment.captured",
+        vec![0u8; 64],
+    )
+    .expect("message")
 }
 
 fn enqueue_overhead(c: &mut Criterion) {
@@ -272,78 +327,142 @@ fn enqueue_overhead(c: &mut Criterion) {
         let path = dir.join(format!("{prefix}.db"));
         let mut conn = sqlite_open(&path, synchronous);
         quorate_outbox::sqlite::migrate(&conn).expect("migrate");
-        conn.execute_batch(
-            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
-             CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, account INTEGER NOT NULL, amount INTEGER NOT NULL);
-             WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
-             INSERT INTO accounts SELECT i, 0 FROM n;",
-        )
-        .expect("schema");
-        let mut i = 0u64;
-        paired(&mut g, prefix, &mut |with| {
-            i += 1;
-            let account = i % 1_000;
-            let mut tx = conn.transaction().expect("tx");
-            tx.execute(
-                "UPDATE accounts SET balance = balance + 1 WHERE id = ?1",
-                [account],
-            )
-            .expect("update");
-            tx.execute(
-                "INSERT INTO ledger (account, amount) VALUES (?1, 1)",
-                [account],
-            )
-            .expect("insert");
-            if with {
-                let m = NewMessage::new(
-                    format!("account-{account}"),
-                    "payment.captured",
-                    vec![0u8; 64],
+        conn.execute_batch(SQLITE_APP_SCHEMA).expect("schema");
+        let mut i = 0i64;
+        paired(
+            &mut g,
+            prefix,
+            &["without_outbox", "with_outbox"],
+            &mut |v| {
+                i += 1;
+                let payment = i % 1_000;
+                let mut tx = conn.transaction().expect("tx");
+                tx.prepare_cached(
+                    "UPDATE payments SET state = 'captured', version = version + 1 WHERE id = ?1",
                 )
-                .expect("message");
-                black_box(outbox.enqueue(&mut tx, &m).expect("enqueue"));
-            }
-            tx.commit().expect("commit");
-        });
+                .and_then(|mut s| s.execute([payment]))
+                .expect("transition");
+                tx.prepare_cached(
+                    "INSERT INTO captures (operation_id, payment_id, amount) VALUES (?1, ?2, 100)",
+                )
+                .and_then(|mut s| s.execute(rusqlite::params![format!("op-{i}"), payment]))
+                .expect("capture");
+                tx.prepare_cached("INSERT INTO ledger (payment_id, amount) VALUES (?1, 100)")
+                    .and_then(|mut s| s.execute([payment]))
+                    .expect("ledger");
+                if v > 0 {
+                    black_box(
+                        outbox
+                            .enqueue(&mut tx, &capture_message(payment))
+                            .expect("enqueue"),
+                    );
+                }
+                tx.commit().expect("commit");
+            },
+        );
     }
     if let Some(url) = pg_url() {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
         quorate_outbox::pg::migrate(&mut client).expect("migrate");
-        client
-            .batch_execute(
-                "DROP TABLE IF EXISTS bench_accounts, bench_ledger;
-                 CREATE TABLE bench_accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL);
-                 CREATE TABLE bench_ledger (id BIGSERIAL PRIMARY KEY, account BIGINT NOT NULL, amount BIGINT NOT NULL);
-                 INSERT INTO bench_accounts SELECT g, 0 FROM generate_series(0, 999) g;",
-            )
-            .expect("schema");
-        let update = client
-            .prepare("UPDATE bench_accounts SET balance = balance + 1 WHERE id = $1")
-            .expect("prepare");
-        let insert = client
-            .prepare("INSERT INTO bench_ledger (account, amount) VALUES ($1, 1)")
-            .expect("prepare");
+        client.batch_execute(PG_APP_SCHEMA).expect("schema");
+        let transition = client.prepare(PG_TRANSITION).expect("prepare");
+        let capture = client.prepare(PG_CAPTURE).expect("prepare");
+        let ledger = client.prepare(PG_LEDGER).expect("prepare");
+        // The application's statements are prepared, and so is the outbox's (the
+        // `PreparedEnqueue` a user keeps per connection); `with_outbox_unprepared` sends the
+        // enqueue statement unprepared (parsed and planned by the server each time).
+        let prepared = quorate_outbox::pg::PreparedEnqueue::prepare(&mut client).expect("prepare");
         let mut i = 0i64;
-        paired(&mut g, "postgres", &mut |with| {
-            i += 1;
-            let account = i % 1_000;
-            let mut tx = client.transaction().expect("tx");
-            tx.execute(&update, &[&account]).expect("update");
-            tx.execute(&insert, &[&account]).expect("insert");
-            if with {
-                let m = NewMessage::new(
-                    format!("account-{account}"),
-                    "payment.captured",
-                    vec![0u8; 64],
-                )
-                .expect("message");
-                black_box(outbox.enqueue(&mut tx, &m).expect("enqueue"));
-            }
-            tx.commit().expect("commit");
-        });
+        paired(
+            &mut g,
+            "postgres",
+            &["without_outbox", "with_outbox", "with_outbox_unprepared"],
+            &mut |v| {
+                i += 1;
+                let payment = i % 1_000;
+                let mut tx = client.transaction().expect("tx");
+                tx.execute(&transition, &[&payment]).expect("transition");
+                tx.execute(&capture, &[&format!("op-{i}"), &payment])
+                    .expect("capture");
+                tx.execute(&ledger, &[&payment]).expect("ledger");
+                if v > 0 {
+                    let m = capture_message(payment);
+                    let id = if v == 1 {
+                        outbox.enqueue(&mut prepared.on(&mut tx), &m)
+                    } else {
+                        outbox.enqueue(&mut tx, &m)
+                    };
+                    black_box(id.expect("enqueue"));
+                }
+                tx.commit().expect("commit");
+            },
+        );
+        drop(client);
+        pipelined(&mut g, &outbox, &url);
     }
     g.finish();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The same transaction on tokio-postgres with its statements pipelined: the application's
+/// three and (in `with_outbox`) the prepared enqueue are sent together and answered in one
+/// round trip, so the outbox row costs its execution on the server, not a round trip.
+fn pipelined(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    outbox: &Outbox,
+    url: &str,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (mut client, st, prepared) = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        let mut st = Vec::new();
+        for sql in [PG_TRANSITION, PG_CAPTURE, PG_LEDGER] {
+            st.push(client.prepare(sql).await.expect("prepare"));
+        }
+        let prepared = quorate_outbox::pg::PreparedEnqueue::prepare_async(&client)
+            .await
+            .expect("prepare");
+        (client, st, prepared)
+    });
+    let [transition, capture, ledger] = <[_; 3]>::try_from(st).expect("three statements");
+    let mut i = 0i64;
+    paired(
+        g,
+        "postgres_pipelined",
+        &["without_outbox", "with_outbox"],
+        &mut |v| {
+            i += 1;
+            let payment = i % 1_000;
+            let op = format!("op-p{i}");
+            rt.block_on(async {
+                let tx = client.transaction().await.expect("tx");
+                let one: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&payment];
+                let two: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&op, &payment];
+                let app = futures_util::future::try_join3(
+                    tx.execute(&transition, &one),
+                    tx.execute(&capture, &two),
+                    tx.execute(&ledger, &one),
+                );
+                if v > 0 {
+                    let m = capture_message(payment);
+                    let enqueue =
+                        quorate_outbox::pg::enqueue_async_prepared(outbox, &tx, &prepared, &m);
+                    let (app, id) = futures_util::future::join(app, enqueue).await;
+                    app.expect("statements");
+                    black_box(id.expect("enqueue"));
+                } else {
+                    app.await.expect("statements");
+                }
+                tx.commit().await.expect("commit");
+            });
+        },
+    );
 }
 
 /// A throwaway `nats-server -js` for the JetStream benchmark (or `QUORATE_NATS_URL`).
