@@ -239,16 +239,19 @@ impl RelayConfigBuilder {
     }
 }
 
-/// Backpressure: enqueue fails above `high` pending messages until the count falls to `low`.
+/// Backpressure: enqueue fails above `high` pending messages until the count falls to `low`,
+/// at once or (with [`Backpressure::wait_up_to`]) after waiting up to a timeout for it.
 ///
 /// The count is taken inside the enqueuing transaction at most every `recount` (and whenever
-/// the local estimate reaches `high`), so the check costs one indexed count now and then, not
-/// one per message.
+/// the local estimate reaches `high`), so the check costs a cheap count now and then, not one
+/// per message.
 ///
 /// ```
 /// use std::time::Duration;
-/// let bp = quorate_outbox::Backpressure::new(10_000, 8_000, Duration::from_millis(100))?;
+/// let bp = quorate_outbox::Backpressure::new(10_000, 8_000, Duration::from_millis(100))?
+///     .wait_up_to(Duration::from_millis(500));
 /// assert_eq!(bp.high_water(), 10_000);
+/// assert_eq!(bp.max_wait(), Duration::from_millis(500));
 /// assert!(quorate_outbox::Backpressure::new(5, 5, Duration::from_millis(1)).is_err());
 /// # Ok::<(), quorate_outbox::ConfigError>(())
 /// ```
@@ -258,6 +261,8 @@ pub struct Backpressure {
     pub(crate) high: u64,
     pub(crate) low: u64,
     pub(crate) recount: Duration,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) wait: Duration,
 }
 
 impl Backpressure {
@@ -273,7 +278,46 @@ impl Backpressure {
         if low >= high {
             return Err(ConfigError::WaterMarks { low, high });
         }
-        Ok(Self { high, low, recount })
+        Ok(Self {
+            high,
+            low,
+            recount,
+            wait: Duration::ZERO,
+        })
+    }
+    /// Makes a throttled enqueue wait up to `max` (default zero: fail at once), counting
+    /// again every `recount` (at least every millisecond, at most every 50 ms), and go ahead as
+    /// soon as the count is at or below the low-water mark; after `max` it fails with
+    /// [`EnqueueError::Backpressure`](crate::EnqueueError::Backpressure) as before.
+    ///
+    /// The wait blocks the calling thread (the asynchronous PostgreSQL enqueue sleeps on tokio
+    /// instead) inside the caller's transaction, so the count must be able to change there:
+    /// on PostgreSQL at `READ COMMITTED` (the default) each count sees the relays' progress,
+    /// and the memory store counts live; on SQLite a transaction reads one snapshot and holds
+    /// the only write lock once it has written, so waiting there cannot succeed: keep `max` at
+    /// zero and retry the transaction later.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let bp = quorate_outbox::Backpressure::new(100, 50, Duration::from_millis(10))?
+    ///     .wait_up_to(Duration::from_secs(1));
+    /// assert_eq!(bp.max_wait(), Duration::from_secs(1));
+    /// # Ok::<(), quorate_outbox::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn wait_up_to(mut self, max: Duration) -> Self {
+        self.wait = max;
+        self
+    }
+    /// How long a throttled enqueue waits before failing.
+    #[must_use]
+    pub fn max_wait(&self) -> Duration {
+        self.wait
+    }
+    /// The interval between counts while waiting.
+    pub(crate) fn poll(&self) -> Duration {
+        self.recount
+            .clamp(Duration::from_millis(1), Duration::from_millis(50))
     }
     /// The high-water mark.
     #[must_use]

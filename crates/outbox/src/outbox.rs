@@ -1,6 +1,7 @@
 //! Enqueueing inside the caller's transaction, with backpressure.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use quorate_clocks::{SystemClock, WallClock};
@@ -154,7 +155,8 @@ impl Outbox {
     /// # Errors
     ///
     /// [`EnqueueError::Backpressure`] above the high-water mark (until the count falls to the
-    /// low-water mark), [`EnqueueError::DuplicateId`] for an id already in the outbox,
+    /// low-water mark; after waiting up to [`Backpressure::wait_up_to`] if set),
+    /// [`EnqueueError::DuplicateId`] for an id already in the outbox,
     /// [`EnqueueError::Store`] when the database fails.
     pub fn enqueue<T: OutboxTransaction + ?Sized>(
         &self,
@@ -197,17 +199,42 @@ impl Outbox {
         bp: &Backpressure,
         now: i64,
     ) -> Result<(), EnqueueError> {
-        let recount = {
-            let st = self.inner.bp.lock();
-            st.throttled
-                || st.estimate >= bp.high
-                || st
-                    .counted_at_ms
-                    .is_none_or(|t| now.saturating_sub(t) >= millis_i64(bp.recount))
-        };
-        let mut st = if recount {
+        if !self.needs_count(bp, now) {
+            return self.admit(bp, None, now);
+        }
+        let pending = tx.pending_count()?;
+        let mut result = self.admit(bp, Some(pending), now);
+        let mut waited = Duration::ZERO;
+        while result.is_err() && waited < bp.wait {
+            let step = bp.poll().min(bp.wait.saturating_sub(waited));
+            std::thread::sleep(step);
+            waited += step;
             let pending = tx.pending_count()?;
-            let mut st = self.inner.bp.lock();
+            result = self.admit(bp, Some(pending), self.now_ms());
+        }
+        result
+    }
+
+    /// Whether the pending count must be taken before admitting a message.
+    pub(crate) fn needs_count(&self, bp: &Backpressure, now: i64) -> bool {
+        let st = self.inner.bp.lock();
+        st.throttled
+            || st.estimate >= bp.high
+            || st
+                .counted_at_ms
+                .is_none_or(|t| now.saturating_sub(t) >= millis_i64(bp.recount))
+    }
+
+    /// Records a fresh count (if any), moves between throttled and open with hysteresis, and
+    /// admits one message or refuses it.
+    pub(crate) fn admit(
+        &self,
+        bp: &Backpressure,
+        counted: Option<u64>,
+        now: i64,
+    ) -> Result<(), EnqueueError> {
+        let mut st = self.inner.bp.lock();
+        if let Some(pending) = counted {
             st.estimate = pending;
             st.counted_at_ms = Some(now);
             if pending >= bp.high {
@@ -215,10 +242,7 @@ impl Outbox {
             } else if pending <= bp.low {
                 st.throttled = false;
             }
-            st
-        } else {
-            self.inner.bp.lock()
-        };
+        }
         if st.throttled {
             return Err(EnqueueError::Backpressure {
                 pending: st.estimate,
@@ -227,5 +251,10 @@ impl Outbox {
         }
         st.estimate += 1;
         Ok(())
+    }
+
+    #[cfg_attr(not(all(feature = "tokio", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn backpressure(&self) -> Option<Backpressure> {
+        self.inner.backpressure
     }
 }

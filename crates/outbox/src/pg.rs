@@ -398,9 +398,10 @@ impl OutboxTransaction for Transaction<'_> {
 ///
 /// # Errors
 ///
+/// [`EnqueueError::Backpressure`](crate::EnqueueError::Backpressure) above the outbox's
+/// high-water mark (after waiting up to its `wait_up_to`, asleep on tokio),
 /// [`EnqueueError::DuplicateId`](crate::EnqueueError::DuplicateId) or
-/// [`EnqueueError::Store`](crate::EnqueueError::Store). Backpressure is not checked on this
-/// path (count with `SELECT count(*) FROM quorate_outbox WHERE state = 0` if needed).
+/// [`EnqueueError::Store`](crate::EnqueueError::Store).
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub async fn enqueue_async(
@@ -419,6 +420,9 @@ async fn enqueue_async_with(
     message: &NewMessage,
 ) -> Result<MessageId, crate::EnqueueError> {
     let now_ms = outbox.now_ms();
+    if let Some(bp) = outbox.backpressure() {
+        check_backpressure_async(outbox, tx, &bp, now_ms).await?;
+    }
     let id = match &message.id {
         Some(id) => id.clone(),
         None => outbox.random_id(),
@@ -483,6 +487,33 @@ pub async fn enqueue_async_prepared(
     message: &NewMessage,
 ) -> Result<MessageId, crate::EnqueueError> {
     enqueue_async_with(outbox, tx, Some(prepared), message).await
+}
+
+/// The backpressure check of [`crate::Outbox::enqueue`] on tokio-postgres: the same counts
+/// and hysteresis, with the wait asleep on tokio.
+#[cfg(feature = "tokio")]
+async fn check_backpressure_async(
+    outbox: &crate::Outbox,
+    tx: &tokio_postgres::Transaction<'_>,
+    bp: &crate::Backpressure,
+    now_ms: i64,
+) -> Result<(), crate::EnqueueError> {
+    async fn count(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, StoreError> {
+        let n: i64 = tx.query_one(PENDING, &[]).await?.try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+    if !outbox.needs_count(bp, now_ms) {
+        return outbox.admit(bp, None, now_ms);
+    }
+    let mut result = outbox.admit(bp, Some(count(tx).await?), now_ms);
+    let mut waited = Duration::ZERO;
+    while result.is_err() && waited < bp.max_wait() {
+        let step = bp.poll().min(bp.max_wait().saturating_sub(waited));
+        tokio::time::sleep(step).await;
+        waited += step;
+        result = outbox.admit(bp, Some(count(tx).await?), outbox.now_ms());
+    }
+    result
 }
 
 /// Deletes at most `limit` inbox marks recorded before `before_ms`; returns how many.

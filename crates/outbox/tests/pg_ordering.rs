@@ -179,3 +179,90 @@ fn metrics_count_rows_not_numbered_yet() {
     assert_eq!(m.pending, 3);
     assert!(m.oldest_pending_age.expect("age") >= Duration::from_secs(4));
 }
+
+/// The tokio-postgres path: plain and prepared enqueue, rollback, duplicate ids, and the same
+/// backpressure (refused at the high-water mark, after its wait).
+#[cfg(feature = "tokio")]
+#[test]
+fn the_async_enqueue_matches_the_sync_one() {
+    use quorate_outbox::Backpressure;
+    let db = pg_test_db!();
+    let mut client = db.connect().expect("connect");
+    migrate(&mut client).expect("migrate");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let url = db.connection_string().to_owned();
+    let bp = Backpressure::new(3, 1, Duration::from_millis(5))
+        .expect("backpressure")
+        .wait_up_to(Duration::from_millis(30));
+    let outbox = Outbox::builder().backpressure(bp).build();
+    rt.block_on(async {
+        let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        let prepared = PreparedEnqueue::prepare_async(&client)
+            .await
+            .expect("prepare");
+        let tx = client.transaction().await.expect("tx");
+        quorate_outbox::pg::enqueue_async(&outbox, &tx, &msg("k", "a1"))
+            .await
+            .expect("enqueue");
+        quorate_outbox::pg::enqueue_async_prepared(&outbox, &tx, &prepared, &msg("k", "a2"))
+            .await
+            .expect("enqueue");
+        tx.commit().await.expect("commit");
+
+        let tx = client.transaction().await.expect("tx");
+        quorate_outbox::pg::enqueue_async(&outbox, &tx, &msg("k", "rolled-back"))
+            .await
+            .expect("enqueue");
+        tx.rollback().await.expect("rollback");
+
+        let tx = client.transaction().await.expect("tx");
+        let dup = quorate_outbox::pg::enqueue_async(&outbox, &tx, &msg("k", "a1")).await;
+        assert!(matches!(dup, Err(EnqueueError::DuplicateId(_))), "{dup:?}");
+        drop(tx);
+
+        let tx = client.transaction().await.expect("tx");
+        quorate_outbox::pg::enqueue_async(&outbox, &tx, &msg("k", "a3"))
+            .await
+            .expect("enqueue");
+        tx.commit().await.expect("commit");
+        // Three pending: the high-water mark. Nothing drains, so the wait ends refused.
+        let tx = client.transaction().await.expect("tx");
+        let refused = quorate_outbox::pg::enqueue_async(&outbox, &tx, &msg("k", "a4")).await;
+        assert!(
+            matches!(
+                refused,
+                Err(EnqueueError::Backpressure {
+                    pending: 3,
+                    high_water: 3
+                })
+            ),
+            "{refused:?}"
+        );
+    });
+    let sink = MemorySink::new();
+    let mut relay = Relay::new(
+        PgRelayStore::new(db.connect().expect("connect")).expect("store"),
+        sink.clone(),
+        RelayConfig::builder().build().expect("config"),
+    );
+    while relay.run_once().expect("run").claimed > 0 {}
+    let got: Vec<(String, i64)> = sink
+        .messages()
+        .iter()
+        .map(|m| (m.id().as_str().to_owned(), m.key_seq()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a1".to_owned(), 1),
+            ("a2".to_owned(), 2),
+            ("a3".to_owned(), 3)
+        ]
+    );
+}

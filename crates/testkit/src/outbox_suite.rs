@@ -712,6 +712,67 @@ pub fn backpressure_has_hysteresis<B: Backend>(b: &B) {
     assert!(accepted.is_ok(), "{accepted:?}");
 }
 
+/// Backpressure with a wait: a throttled enqueue gives up with the typed error after its wait
+/// when nothing drains (every backend), and goes ahead as soon as a relay running meanwhile
+/// brings the count to the low-water mark (backends whose transactions see other
+/// connections' commits: PostgreSQL).
+pub fn backpressure_waits_up_to_a_timeout<B: Backend + Sync>(b: &B) {
+    let clock = clock();
+    let bp = Backpressure::new(4, 1, Duration::from_millis(5)).expect("backpressure");
+    let outbox = Outbox::builder()
+        .clock(Arc::new(clock.clone()))
+        .backpressure(bp.wait_up_to(Duration::from_millis(60)))
+        .build();
+    for i in 0..4 {
+        enqueue(b, &outbox, &[msg(&format!("k{i}"), "m")]);
+    }
+    let refused = b.transact(|tx| (false, outbox.enqueue(tx, &msg("x", "m"))));
+    assert!(
+        matches!(
+            refused,
+            Err(EnqueueError::Backpressure {
+                pending: 4,
+                high_water: 4
+            })
+        ),
+        "{}: {refused:?}",
+        b.label()
+    );
+    if !b.concurrent_transactions() {
+        return;
+    }
+    let outbox = Outbox::builder()
+        .clock(Arc::new(clock.clone()))
+        .backpressure(bp.wait_up_to(Duration::from_secs(30)))
+        .build();
+    let sink = MemorySink::new();
+    let started = AtomicBool::new(false);
+    let accepted = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Start draining only once the enqueue below is waiting.
+            while !started.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            let mut r = relay(
+                b,
+                sink.clone(),
+                config("r1").batch_size(1).build().expect("config"),
+                &clock,
+            );
+            while r.run_once().expect("run").claimed > 0 {}
+        });
+        b.transact(|tx| {
+            started.store(true, Ordering::SeqCst);
+            let r = outbox.enqueue(tx, &msg("x", "after the wait"));
+            (r.is_ok(), r)
+        })
+    });
+    assert!(accepted.is_ok(), "{}: {accepted:?}", b.label());
+    // The enqueue went ahead only once the relay had brought pending to the low-water mark.
+    assert!(sink.len() >= 3, "{}: {} delivered", b.label(), sink.len());
+}
+
 /// The inbox applies an effect once; a rolled-back effect leaves no mark.
 pub fn inbox_applies_effects_once<B: Backend>(b: &B) {
     let clock = clock();
@@ -1059,6 +1120,7 @@ pub const CASES: &[&str] = &[
     "metrics_report_the_backlog",
     "cleanup_is_bounded_and_spares_pending_and_dead",
     "backpressure_has_hysteresis",
+    "backpressure_waits_up_to_a_timeout",
     "inbox_applies_effects_once",
     "duplicate_ids_are_refused",
     "late_committed_rows_are_not_skipped",
@@ -1088,6 +1150,7 @@ macro_rules! outbox_conformance {
             metrics_report_the_backlog,
             cleanup_is_bounded_and_spares_pending_and_dead,
             backpressure_has_hysteresis,
+            backpressure_waits_up_to_a_timeout,
             inbox_applies_effects_once,
             duplicate_ids_are_refused,
             late_committed_rows_are_not_skipped,
