@@ -14,7 +14,8 @@
 //!   (`sqlite_wal_normal`), and on PostgreSQL (`QUORATE_PG_URL`, the server's commit
 //!   settings), where the application's statements and the outbox's are prepared
 //!   (`with_outbox`; `with_outbox_unprepared` has the server parse and plan the enqueue each
-//!   time), and on tokio-postgres with the statements pipelined (`postgres_pipelined`). Each
+//!   time; `with_round_trip` has a `SELECT 1` instead, the floor of a statement of its own),
+//!   and on tokio-postgres with the statements pipelined (`postgres_pipelined`). Each
 //!   timed transaction follows an untimed one of the other variant, so both see
 //!   the same conditions; the overhead is the ratio of `with_outbox` to `without_outbox`.
 //!
@@ -371,12 +372,20 @@ fn enqueue_overhead(c: &mut Criterion) {
         // The application's statements are prepared, and so is the outbox's (the
         // `PreparedEnqueue` a user keeps per connection); `with_outbox_unprepared` sends the
         // enqueue statement unprepared (parsed and planned by the server each time).
+        // `with_round_trip` adds a prepared `SELECT 1` instead: the floor of any enqueue that
+        // is a statement of its own on the synchronous driver.
         let prepared = quorate_outbox::pg::PreparedEnqueue::prepare(&mut client).expect("prepare");
+        let select1 = client.prepare("SELECT 1").expect("prepare");
         let mut i = 0i64;
         paired(
             &mut g,
             "postgres",
-            &["without_outbox", "with_outbox", "with_outbox_unprepared"],
+            &[
+                "without_outbox",
+                "with_outbox",
+                "with_outbox_unprepared",
+                "with_round_trip",
+            ],
             &mut |v| {
                 i += 1;
                 let payment = i % 1_000;
@@ -385,7 +394,9 @@ fn enqueue_overhead(c: &mut Criterion) {
                 tx.execute(&capture, &[&format!("op-{i}"), &payment])
                     .expect("capture");
                 tx.execute(&ledger, &[&payment]).expect("ledger");
-                if v > 0 {
+                if v == 3 {
+                    black_box(tx.query_one(&select1, &[]).expect("select 1"));
+                } else if v > 0 {
                     let m = capture_message(payment);
                     let id = if v == 1 {
                         outbox.enqueue(&mut prepared.on(&mut tx), &m)
