@@ -65,6 +65,20 @@ pub enum EnqueueError {
     Store(#[from] StoreError),
 }
 
+impl EnqueueError {
+    /// `Ok(id)` for an inserted message, else the enqueue error for the insert's failure.
+    pub(crate) fn from_insert(
+        id: MessageId,
+        inserted: Result<(), crate::store::InsertError>,
+    ) -> Result<MessageId, Self> {
+        match inserted {
+            Ok(()) => Ok(id),
+            Err(crate::store::InsertError::Duplicate) => Err(Self::DuplicateId(id)),
+            Err(crate::store::InsertError::Store(e)) => Err(Self::Store(e)),
+        }
+    }
+}
+
 /// Why a sink did not publish a message.
 ///
 /// ```

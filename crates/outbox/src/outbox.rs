@@ -11,7 +11,7 @@ use rand::RngCore as _;
 use crate::config::{Backpressure, millis_i64};
 use crate::error::EnqueueError;
 use crate::message::{MessageId, NewMessage};
-use crate::store::{InsertError, OutboxTransaction};
+use crate::store::OutboxTransaction;
 
 #[derive(Debug, Default)]
 struct BpState {
@@ -167,25 +167,22 @@ impl Outbox {
         if let Some(bp) = self.inner.backpressure {
             self.check_backpressure(tx, &bp, now)?;
         }
-        let id = match &message.id {
+        let id = self.message_id(message, now);
+        let inserted = tx.insert_message(&id, message, now, self.inner.notify);
+        EnqueueError::from_insert(id, inserted)
+    }
+
+    /// The message's own id, or a fresh time-ordered one.
+    pub(crate) fn message_id(&self, message: &NewMessage, now_ms: i64) -> MessageId {
+        match &message.id {
             Some(id) => id.clone(),
-            None => MessageId::time_ordered(now, &mut *self.inner.rng.lock()),
-        };
-        match tx.insert_message(&id, message, now, self.inner.notify) {
-            Ok(()) => Ok(id),
-            Err(InsertError::Duplicate) => Err(EnqueueError::DuplicateId(id)),
-            Err(InsertError::Store(e)) => Err(EnqueueError::Store(e)),
+            None => MessageId::time_ordered(now_ms, &mut *self.inner.rng.lock()),
         }
     }
 
     /// Now, from the outbox's clock, in milliseconds since the Unix epoch.
     pub(crate) fn now_ms(&self) -> i64 {
         i64::try_from(self.inner.clock.now_unix_nanos() / 1_000_000).unwrap_or(i64::MAX)
-    }
-
-    #[cfg_attr(not(all(feature = "tokio", feature = "postgres")), allow(dead_code))]
-    pub(crate) fn random_id(&self) -> MessageId {
-        MessageId::time_ordered(self.now_ms(), &mut *self.inner.rng.lock())
     }
 
     #[cfg_attr(not(all(feature = "tokio", feature = "postgres")), allow(dead_code))]

@@ -196,14 +196,46 @@ const ENQUEUE_TYPES: [Type; 6] = [
     Type::INT8,
 ];
 
-/// The enqueue parameters with their types, for a one-round-trip unprepared statement.
-fn typed_params<'a>(params: &[&'a (dyn ToSql + Sync); 6]) -> [(&'a (dyn ToSql + Sync), Type); 6] {
-    let mut i = 0;
-    params.map(|p| {
-        let t = ENQUEUE_TYPES.get(i).cloned().unwrap_or(Type::TEXT);
-        i += 1;
-        (p, t)
-    })
+/// One message's values for the enqueue statement, in its parameter order (`$1` key, `$2`
+/// id, `$3` type, `$4` payload, `$5` encoded headers, `$6` enqueue time).
+struct EnqueueRow<'a> {
+    key: &'a str,
+    id: &'a str,
+    msg_type: &'a str,
+    payload: &'a [u8],
+    headers: Vec<u8>,
+    now_ms: i64,
+}
+
+impl<'a> EnqueueRow<'a> {
+    fn new(id: &'a MessageId, m: &'a NewMessage, now_ms: i64) -> Self {
+        Self {
+            key: &m.key,
+            id: id.as_str(),
+            msg_type: &m.msg_type,
+            payload: &m.payload,
+            headers: m.headers.encode_bytes(),
+            now_ms,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.key,
+            &self.id,
+            &self.msg_type,
+            &self.payload,
+            &self.headers,
+            &self.now_ms,
+        ]
+    }
+
+    /// With their types, for a one-round-trip unprepared statement.
+    fn typed(&self) -> [(&(dyn ToSql + Sync), Type); 6] {
+        let [a, b, c, d, e, f] = self.params();
+        let [ta, tb, tc, td, te, tf] = ENQUEUE_TYPES;
+        [(a, ta), (b, tb), (c, tc), (d, td), (e, te), (f, tf)]
+    }
 }
 
 /// The enqueue statement prepared once on a connection (with and without the NOTIFY), so that
@@ -288,20 +320,9 @@ impl OutboxTransaction for PreparedTransaction<'_, '_> {
         now_ms: i64,
         notify: bool,
     ) -> Result<(), InsertError> {
-        let headers = m.headers.encode_bytes();
-        let payload: &[u8] = &m.payload;
+        let row = EnqueueRow::new(id, m, now_ms);
         self.tx
-            .execute(
-                self.enqueue.statement(notify),
-                &[
-                    &m.key,
-                    &id.as_str(),
-                    &m.msg_type,
-                    &payload,
-                    &headers,
-                    &now_ms,
-                ],
-            )
+            .execute(self.enqueue.statement(notify), &row.params())
             .map_err(insert_error)?;
         Ok(())
     }
@@ -340,21 +361,10 @@ impl OutboxTransaction for Transaction<'_> {
         now_ms: i64,
         notify: bool,
     ) -> Result<(), InsertError> {
-        let headers = m.headers.encode_bytes();
-        let payload: &[u8] = &m.payload;
-        let params: [&(dyn ToSql + Sync); 6] = [
-            &m.key,
-            &id.as_str(),
-            &m.msg_type,
-            &payload,
-            &headers,
-            &now_ms,
-        ];
-        self.execute_typed(
-            if notify { ENQUEUE_NOTIFY } else { ENQUEUE },
-            &typed_params(&params),
-        )
-        .map_err(insert_error)?;
+        let row = EnqueueRow::new(id, m, now_ms);
+        let sql = if notify { ENQUEUE_NOTIFY } else { ENQUEUE };
+        self.execute_typed(sql, &row.typed())
+            .map_err(insert_error)?;
         Ok(())
     }
 
@@ -423,39 +433,18 @@ async fn enqueue_async_with(
     if let Some(bp) = outbox.backpressure() {
         check_backpressure_async(outbox, tx, &bp, now_ms).await?;
     }
-    let id = match &message.id {
-        Some(id) => id.clone(),
-        None => outbox.random_id(),
-    };
-    let headers = message.headers.encode_bytes();
-    let payload: &[u8] = &message.payload;
-    let sql = if outbox.notify_enabled() {
-        ENQUEUE_NOTIFY
-    } else {
-        ENQUEUE
-    };
-    let params: [&(dyn ToSql + Sync); 6] = [
-        &message.key,
-        &id.as_str(),
-        &message.msg_type,
-        &payload,
-        &headers,
-        &now_ms,
-    ];
+    let id = outbox.message_id(message, now_ms);
+    let row = EnqueueRow::new(&id, message, now_ms);
+    let notify = outbox.notify_enabled();
     let result = match prepared {
-        Some(p) => {
-            tx.execute(p.statement(outbox.notify_enabled()), &params)
-                .await
+        Some(p) => tx.execute(p.statement(notify), &row.params()).await,
+        None => {
+            let sql = if notify { ENQUEUE_NOTIFY } else { ENQUEUE };
+            tx.execute_typed(sql, &row.typed()).await
         }
-        None => tx.execute_typed(sql, &typed_params(&params)).await,
     };
-    match result {
-        Ok(_) => Ok(id),
-        Err(e) => match insert_error(e) {
-            InsertError::Duplicate => Err(crate::EnqueueError::DuplicateId(id)),
-            InsertError::Store(s) => Err(crate::EnqueueError::Store(s)),
-        },
-    }
+    drop(row);
+    crate::EnqueueError::from_insert(id, result.map(drop).map_err(insert_error))
 }
 
 /// [`enqueue_async`] with the statement prepared on this connection by

@@ -17,6 +17,21 @@ fn msg(key: &str, id: &str) -> NewMessage {
         .with_id(MessageId::new(id).expect("id"))
 }
 
+/// Drains the outbox with a fresh relay; returns `(id, key, key_seq)` in delivery order.
+fn drain(db: &quorate_testkit::PgDatabase) -> Vec<(String, String, i64)> {
+    let sink = MemorySink::new();
+    let mut relay = Relay::new(
+        PgRelayStore::new(db.connect().expect("connect")).expect("store"),
+        sink.clone(),
+        RelayConfig::builder().build().expect("config"),
+    );
+    while relay.run_once().expect("run").claimed > 0 {}
+    sink.messages()
+        .iter()
+        .map(|m| (m.id().as_str().to_owned(), m.key().to_owned(), m.key_seq()))
+        .collect()
+}
+
 fn last_seq(client: &mut postgres::Client) -> i64 {
     client
         .query_one("SELECT last_value FROM quorate_outbox_seq_seq", &[])
@@ -74,18 +89,10 @@ fn a_blocked_enqueue_draws_its_seq_only_after_the_key_lock() {
     t4.commit().expect("commit");
     t3.commit().expect("commit");
 
-    let sink = MemorySink::new();
-    let mut relay = Relay::new(
-        PgRelayStore::new(db.connect().expect("connect")).expect("store"),
-        sink.clone(),
-        RelayConfig::builder().build().expect("config"),
-    );
-    while relay.run_once().expect("run").claimed > 0 {}
-    let k: Vec<(String, i64)> = sink
-        .messages()
-        .iter()
-        .filter(|m| m.key() == "k")
-        .map(|m| (m.id().as_str().to_owned(), m.key_seq()))
+    let k: Vec<(String, i64)> = drain(&db)
+        .into_iter()
+        .filter(|(_, key, _)| key == "k")
+        .map(|(id, _, pos)| (id, pos))
         .collect();
     assert_eq!(
         k,
@@ -245,17 +252,9 @@ fn the_async_enqueue_matches_the_sync_one() {
             "{refused:?}"
         );
     });
-    let sink = MemorySink::new();
-    let mut relay = Relay::new(
-        PgRelayStore::new(db.connect().expect("connect")).expect("store"),
-        sink.clone(),
-        RelayConfig::builder().build().expect("config"),
-    );
-    while relay.run_once().expect("run").claimed > 0 {}
-    let got: Vec<(String, i64)> = sink
-        .messages()
-        .iter()
-        .map(|m| (m.id().as_str().to_owned(), m.key_seq()))
+    let got: Vec<(String, i64)> = drain(&db)
+        .into_iter()
+        .map(|(id, _, pos)| (id, pos))
         .collect();
     assert_eq!(
         got,

@@ -673,6 +673,21 @@ pub fn cleanup_is_bounded_and_spares_pending_and_dead<B: Backend>(b: &B) {
     assert_eq!(drain(&mut r), 2);
 }
 
+/// Asserts that an enqueue is refused with `pending` messages pending at a high-water mark of
+/// `pending`.
+fn assert_refused_at<B: Backend>(b: &B, outbox: &Outbox, pending: u64) {
+    let refused = b.transact(|tx| (false, outbox.enqueue(tx, &msg("x", "m"))));
+    let expected = (pending, pending);
+    assert!(
+        matches!(
+            refused,
+            Err(EnqueueError::Backpressure { pending, high_water }) if (pending, high_water) == expected
+        ),
+        "{}: {refused:?}",
+        b.label()
+    );
+}
+
 /// Backpressure: refused at the high-water mark until pending falls to the low-water mark.
 pub fn backpressure_has_hysteresis<B: Backend>(b: &B) {
     let clock = clock();
@@ -683,18 +698,7 @@ pub fn backpressure_has_hysteresis<B: Backend>(b: &B) {
     for i in 0..4 {
         enqueue(b, &outbox, &[msg(&format!("k{i}"), "m")]);
     }
-    let refused = b.transact(|tx| (false, outbox.enqueue(tx, &msg("x", "m"))));
-    assert!(
-        matches!(
-            refused,
-            Err(EnqueueError::Backpressure {
-                pending: 4,
-                high_water: 4
-            })
-        ),
-        "{}: {refused:?}",
-        b.label()
-    );
+    assert_refused_at(b, &outbox, 4);
     let mut r = relay(
         b,
         MemorySink::new(),
@@ -726,18 +730,7 @@ pub fn backpressure_waits_up_to_a_timeout<B: Backend + Sync>(b: &B) {
     for i in 0..4 {
         enqueue(b, &outbox, &[msg(&format!("k{i}"), "m")]);
     }
-    let refused = b.transact(|tx| (false, outbox.enqueue(tx, &msg("x", "m"))));
-    assert!(
-        matches!(
-            refused,
-            Err(EnqueueError::Backpressure {
-                pending: 4,
-                high_water: 4
-            })
-        ),
-        "{}: {refused:?}",
-        b.label()
-    );
+    assert_refused_at(b, &outbox, 4);
     if !b.concurrent_transactions() {
         return;
     }
