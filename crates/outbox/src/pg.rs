@@ -15,7 +15,9 @@
 //! distinct keys in one transaction than `max_locks_per_transaction` allows (64 times the
 //! connection count by default, shared by all sessions) needs a larger setting. Two
 //! transactions that enqueue to the same keys in opposite orders can deadlock, as they would
-//! on any row they both update; PostgreSQL aborts one of them.
+//! on any row they both update; PostgreSQL aborts one of them (SQLSTATE `40P01`, retry the
+//! transaction). Transactions that enqueue to several keys avoid it by enqueueing in one
+//! order, for example sorted by key.
 //!
 //! A claim selects ready, unclaimed key rows `FOR UPDATE SKIP LOCKED` (never waiting on
 //! another relay), marks them `claimed_by`/`claim_until` and commits: claims are rows, not
@@ -179,7 +181,7 @@ const NUMBER: &str = "WITH u AS (
     FROM (SELECT seq, key FROM quorate_outbox WHERE key_seq IS NULL ORDER BY seq LIMIT $1) s),
  c AS (SELECT key, count(*) AS n FROM u GROUP BY key),
  k AS (INSERT INTO quorate_outbox_keys AS k (key, next_seq, pending)
-       SELECT key, n, n FROM c
+       SELECT key, n, n FROM c ORDER BY key
        ON CONFLICT (key) DO UPDATE SET next_seq = k.next_seq + excluded.next_seq,
                                        pending = k.pending + excluded.pending
        RETURNING k.key, k.next_seq)
@@ -620,6 +622,25 @@ impl PgRelayStore {
         &mut self.client
     }
 
+    /// Numbers new rows within their keys, in a transaction of its own. One relay numbers at
+    /// a time (the others claim what is numbered already); the lock is taken in its own
+    /// statement so that the numbering statement's snapshot follows the previous numbering's
+    /// commit. When a key row is held by another relay past the lock timeout (or the two would
+    /// deadlock), this pass numbers nothing and the next claim tries again.
+    fn number_new(&mut self) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        let numbering: bool = tx.query_one(&self.st.number_lock, &[])?.try_get(0)?;
+        if numbering {
+            match tx.execute(&self.st.number, &[&NUMBER_BATCH]) {
+                Ok(_) => {}
+                Err(e) if lock_contention(&e) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn complete_once(&mut self, relay: &str, o: &BatchOutcome, now: i64) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
         for f in &o.failed {
@@ -649,6 +670,12 @@ impl PgRelayStore {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// A lock timeout or a deadlock: another relay held the rows; retrying is safe.
+fn lock_contention(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+        || e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
 }
 
 fn move_to_dead(
@@ -701,14 +728,8 @@ fn row_candidate(r: &postgres::Row) -> Result<Candidate, StoreError> {
 
 impl RelayStore for PgRelayStore {
     fn claim(&mut self, req: &ClaimRequest<'_>) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.number_new()?;
         let mut tx = self.client.transaction()?;
-        // One relay numbers at a time; the others claim what is numbered already. The lock is
-        // taken in its own statement so that the numbering statement's snapshot follows the
-        // previous numbering's commit.
-        let numbering: bool = tx.query_one(&self.st.number_lock, &[])?.try_get(0)?;
-        if numbering {
-            tx.execute(&self.st.number, &[&NUMBER_BATCH])?;
-        }
         let max = i64::try_from(req.max_messages).unwrap_or(i64::MAX);
         let keys: Vec<String> = tx
             .query(&self.st.claim_keys, &[&req.now_ms, &max])?
@@ -771,10 +792,7 @@ impl RelayStore for PgRelayStore {
         for _ in 0..5 {
             match self.complete_once(relay, o, now) {
                 Ok(()) => return Ok(()),
-                Err(StoreError::Postgres(e))
-                    if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE)
-                        || e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
-                {
+                Err(StoreError::Postgres(e)) if lock_contention(&e) => {
                     last = Some(StoreError::Postgres(e));
                 }
                 Err(e) => return Err(e),
