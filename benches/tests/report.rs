@@ -277,3 +277,22 @@ fn the_real_targets_file_parses() {
         );
     }
 }
+
+#[test]
+fn interleaved_lines_become_a_group() {
+    let mut out = report::BenchResults::new();
+    report::add_interleaved_lines(
+        "noise\ninterleaved pairs/pg: without_outbox 500000.0 ns, with_outbox 550000.5 ns\n\
+         interleaved nogroup: a 1 ns\ninterleaved pairs/lite: a x ns, b 2.5 µs, c 7 ns\n",
+        &mut out,
+    );
+    let row = out.get("pairs").and_then(|g| g.get("")).expect("row");
+    let names: Vec<&str> = row.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["lite_c", "pg_with_outbox", "pg_without_outbox"],
+        "unparsable values and lines without a group are skipped"
+    );
+    assert!(close(row["pg_with_outbox"].value, 550_000.5));
+    assert_eq!(row["lite_c"].unit, Unit::Nanos);
+}

@@ -14,7 +14,8 @@ mod targets;
 pub use headline::{Evaluated, Verdict, evaluate};
 pub use markdown::{RunInfo, crate_of, headline_table, human, render};
 pub use results::{
-    BenchResults, Group, Measured, Results, add_size_lines, read_criterion_dir, read_run,
+    BenchResults, Group, Measured, Results, add_interleaved_lines, add_size_lines,
+    read_criterion_dir, read_run,
 };
 pub use svg::chart;
 pub use targets::{HeadlineRow, TargetsError, Unit, parse_targets};

@@ -194,6 +194,48 @@ pub fn add_size_lines(log: &str, out: &mut BenchResults) {
     }
 }
 
+/// Adds the interleaved measurements a bench printed to stdout:
+/// `interleaved GROUP/PREFIX: IMPL N ns, IMPL M ns[, ...]`, where the implementations ran in
+/// turn, transaction by transaction, so that a slow spell of the machine hits all of them.
+/// Each becomes `PREFIX_IMPL` in group `GROUP`'s row without a parameter (mean ns per run).
+pub fn add_interleaved_lines(log: &str, out: &mut BenchResults) {
+    for line in log.lines() {
+        let Some(rest) = line.strip_prefix("interleaved ") else {
+            continue;
+        };
+        let Some((id, values)) = rest.split_once(": ") else {
+            continue;
+        };
+        let Some((group, prefix)) = id.split_once('/') else {
+            continue;
+        };
+        let mut found = BTreeMap::new();
+        for part in values.split(',') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            if let [implementation, number, "ns"] = words.as_slice()
+                && let Ok(v) = number.parse::<f64>()
+                && v.is_finite()
+            {
+                found.insert(
+                    format!("{prefix}_{implementation}"),
+                    Measured {
+                        value: v,
+                        elements: None,
+                        unit: Unit::Nanos,
+                    },
+                );
+            }
+        }
+        if !found.is_empty() {
+            out.entry(group.to_owned())
+                .or_default()
+                .entry(String::new())
+                .or_default()
+                .extend(found);
+        }
+    }
+}
+
 /// Reads a run laid out by `scripts/bench`: `DIR/<bench>/` is the criterion home of bench
 /// target `<bench>` and `DIR/<bench>.log` its stdout. Every name in `expected` is present in
 /// the result, with no groups when it produced nothing (or did not run).
@@ -220,7 +262,9 @@ pub fn read_run(dir: &Path, expected: &[String]) -> io::Result<Results> {
                 results.benches.entry(name).or_default().extend(groups);
             } else if let Some(bench) = name.strip_suffix(".log") {
                 let log = fs::read_to_string(&path)?;
-                add_size_lines(&log, results.benches.entry(bench.to_owned()).or_default());
+                let entry = results.benches.entry(bench.to_owned()).or_default();
+                add_size_lines(&log, entry);
+                add_interleaved_lines(&log, entry);
             }
         }
     }
