@@ -168,29 +168,7 @@ pub fn add_size_lines(log: &str, out: &mut BenchResults) {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             continue;
         }
-        let mut found = BTreeMap::new();
-        for part in rest.split(',') {
-            let words: Vec<&str> = part.split_whitespace().collect();
-            if let [implementation, number, "bytes"] = words.as_slice()
-                && let Ok(v) = number.parse::<f64>()
-            {
-                found.insert(
-                    (*implementation).to_owned(),
-                    Measured {
-                        value: v,
-                        elements: None,
-                        unit: Unit::Bytes,
-                    },
-                );
-            }
-        }
-        if !found.is_empty() {
-            out.entry(name.to_owned())
-                .or_default()
-                .entry(String::new())
-                .or_default()
-                .extend(found);
-        }
+        add_value_row(out, name, rest, "bytes", Unit::Bytes, |i| i.to_owned());
     }
 }
 
@@ -209,30 +187,46 @@ pub fn add_interleaved_lines(log: &str, out: &mut BenchResults) {
         let Some((group, prefix)) = id.split_once('/') else {
             continue;
         };
-        let mut found = BTreeMap::new();
-        for part in values.split(',') {
-            let words: Vec<&str> = part.split_whitespace().collect();
-            if let [implementation, number, "ns"] = words.as_slice()
-                && let Ok(v) = number.parse::<f64>()
-                && v.is_finite()
-            {
-                found.insert(
-                    format!("{prefix}_{implementation}"),
-                    Measured {
-                        value: v,
-                        elements: None,
-                        unit: Unit::Nanos,
-                    },
-                );
-            }
+        add_value_row(out, group, values, "ns", Unit::Nanos, |i| {
+            format!("{prefix}_{i}")
+        });
+    }
+}
+
+/// Parses `IMPL NUMBER SUFFIX, ...` (other parts are ignored) into `group`'s row without a
+/// parameter, naming each implementation with `name`.
+fn add_value_row(
+    out: &mut BenchResults,
+    group: &str,
+    values: &str,
+    suffix: &str,
+    unit: Unit,
+    name: impl Fn(&str) -> String,
+) {
+    let mut found = BTreeMap::new();
+    for part in values.split(',') {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        if let [implementation, number, s] = words.as_slice()
+            && *s == suffix
+            && let Ok(value) = number.parse::<f64>()
+            && value.is_finite()
+        {
+            found.insert(
+                name(implementation),
+                Measured {
+                    value,
+                    elements: None,
+                    unit,
+                },
+            );
         }
-        if !found.is_empty() {
-            out.entry(group.to_owned())
-                .or_default()
-                .entry(String::new())
-                .or_default()
-                .extend(found);
-        }
+    }
+    if !found.is_empty() {
+        out.entry(group.to_owned())
+            .or_default()
+            .entry(String::new())
+            .or_default()
+            .extend(found);
     }
 }
 
