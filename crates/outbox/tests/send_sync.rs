@@ -26,6 +26,8 @@ fn public_types_are_send_and_sync() {
     send::<Relay<MemoryOutbox, MemorySink>>();
     send::<quorate_outbox::sqlite::SqliteRelayStore>();
     send::<quorate_outbox::pg::PgRelayStore>();
+    send_sync::<quorate_outbox::pg::PreparedEnqueue>();
+    send_sync::<Backpressure>();
     send::<Box<dyn RelayStore>>();
     send::<Box<dyn Sink>>();
 }
