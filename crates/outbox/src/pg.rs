@@ -772,11 +772,7 @@ impl RelayStore for PgRelayStore {
                 &[&plan.keys, &req.relay, &req.claim_until_ms],
             )?;
         }
-        let out: Vec<OutboxMessage> = plan
-            .claim
-            .iter()
-            .filter_map(|i| flat.get(*i).map(|c| c.message.clone()))
-            .collect();
+        let out = plan.messages(&flat);
         if !out.is_empty() {
             let seqs: Vec<i64> = out.iter().map(|m| m.seq).collect();
             tx.execute(&self.st.claim_started, &[&seqs])?;

@@ -207,13 +207,12 @@ fn number_new(tx: &Connection) -> Result<(), StoreError> {
     let Some(&(last, _)) = rows.last() else {
         return Ok(());
     };
-    let mut counts: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    // Per key: first the count of new rows, then (after the key row took them) the position
+    // before this pass's first row.
+    let mut next: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
     for (_, key) in &rows {
-        *counts.entry(key.as_str()).or_default() += 1;
+        *next.entry(key.as_str()).or_default() += 1;
     }
-    // Per key: the position before this pass's first row.
-    let mut next: std::collections::HashMap<&str, i64> =
-        std::collections::HashMap::with_capacity(counts.len());
     {
         let mut upsert = tx.prepare_cached(
             "INSERT INTO quorate_outbox_keys (key, next_seq, pending) VALUES (?1, ?2, ?2)
@@ -221,9 +220,9 @@ fn number_new(tx: &Connection) -> Result<(), StoreError> {
                                              pending = pending + excluded.pending
              RETURNING next_seq",
         )?;
-        for (key, n) in &counts {
-            let after: i64 = upsert.query_row(params![key, n], |r| r.get(0))?;
-            next.insert(key, after - n);
+        for (key, n) in &mut next {
+            let after: i64 = upsert.query_row(params![key, *n], |r| r.get(0))?;
+            *n = after - *n;
         }
     }
     let mut set = tx.prepare_cached("UPDATE quorate_outbox SET key_seq = ?2 WHERE seq = ?1")?;
@@ -468,11 +467,7 @@ impl RelayStore for SqliteRelayStore {
                 req.claim_until_ms
             ])?;
         }
-        let out: Vec<OutboxMessage> = plan
-            .claim
-            .iter()
-            .filter_map(|i| flat.get(*i).map(|c| c.message.clone()))
-            .collect();
+        let out = plan.messages(&flat);
         if !out.is_empty() {
             tx.prepare_cached(
                 "UPDATE quorate_outbox SET started = started + 1

@@ -234,6 +234,16 @@ pub(crate) struct ClaimPlan {
     pub(crate) dead: Vec<(usize, bool)>,
 }
 
+impl ClaimPlan {
+    /// The messages to hand out, in claim order, from the flattened candidates.
+    pub(crate) fn messages(&self, flat: &[&Candidate]) -> Vec<OutboxMessage> {
+        self.claim
+            .iter()
+            .filter_map(|i| flat.get(*i).map(|c| c.message.clone()))
+            .collect()
+    }
+}
+
 /// Decides a claim from candidates grouped by key (each group in key order).
 ///
 /// A candidate with more started than finished attempts was in flight when a relay died.

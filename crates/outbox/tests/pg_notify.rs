@@ -31,16 +31,15 @@ fn wait_for(sink: &MemorySink, n: usize, limit: Duration) -> bool {
     sink.len() >= n
 }
 
-#[test]
-fn notify_wakes_a_sleeping_relay_long_before_its_poll_interval() {
-    let db = pg_test_db!();
-    let mut client = db.connect().expect("connect");
-    migrate(&mut client).expect("migrate");
-    let signal = RelaySignal::new();
-    let listener = spawn_listener(db.config().clone(), signal.clone());
+/// A relay on its own connection and thread, polling every `poll`, until `signal` shuts down.
+fn start_relay(
+    db: &quorate_testkit::PgDatabase,
+    poll: Duration,
+    signal: &RelaySignal,
+) -> (MemorySink, std::thread::JoinHandle<()>) {
     let sink = MemorySink::new();
     let config = RelayConfig::builder()
-        .poll_interval(Duration::from_secs(120))
+        .poll_interval(poll)
         .build()
         .expect("config");
     let mut relay = Relay::new(
@@ -50,6 +49,17 @@ fn notify_wakes_a_sleeping_relay_long_before_its_poll_interval() {
     );
     let stop = signal.clone();
     let worker = std::thread::spawn(move || relay.run(&stop).expect("run"));
+    (sink, worker)
+}
+
+#[test]
+fn notify_wakes_a_sleeping_relay_long_before_its_poll_interval() {
+    let db = pg_test_db!();
+    let mut client = db.connect().expect("connect");
+    migrate(&mut client).expect("migrate");
+    let signal = RelaySignal::new();
+    let listener = spawn_listener(db.config().clone(), signal.clone());
+    let (sink, worker) = start_relay(&db, Duration::from_secs(120), &signal);
     // Let the relay find nothing and go to sleep for its (long) poll interval.
     std::thread::sleep(Duration::from_millis(300));
     let outbox = Outbox::builder().build();
@@ -72,18 +82,7 @@ fn polling_alone_delivers_everything() {
     // NOTIFY off, no listener: the poll interval is the only wake-up.
     let outbox = Outbox::builder().notify(false).build();
     let signal = RelaySignal::new();
-    let sink = MemorySink::new();
-    let config = RelayConfig::builder()
-        .poll_interval(Duration::from_millis(20))
-        .build()
-        .expect("config");
-    let mut relay = Relay::new(
-        PgRelayStore::new(db.connect().expect("connect")).expect("store"),
-        sink.clone(),
-        config,
-    );
-    let stop = signal.clone();
-    let worker = std::thread::spawn(move || relay.run(&stop).expect("run"));
+    let (sink, worker) = start_relay(&db, Duration::from_millis(20), &signal);
     for i in 0..20 {
         enqueue(&mut client, &outbox, &format!("k{}", i % 3));
     }
