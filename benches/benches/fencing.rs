@@ -205,38 +205,23 @@ fn lease_cycle(c: &mut Criterion) {
     let memory = MemoryLease::new();
     g.bench_function("memory", |b| b.iter(|| cycle(&memory)));
     let raw: Mutex<HashMap<String, (String, u64)>> = Mutex::new(HashMap::new());
-    g.bench_function("memory_raw_mutex_map", |b| {
-        b.iter(|| {
-            let mut m = raw
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !m.contains_key("bench") {
-                m.insert("bench".to_owned(), ("bencher".to_owned(), 1));
-            }
-            drop(m);
-            let mut m = raw
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            black_box(m.remove("bench"));
-        });
-    });
-
-    paired(
-        "lease_cycle/memory",
-        20_000,
-        || cycle(&memory),
-        || {
-            let mut m = raw
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // The baseline's acquire (insert if absent) and release (remove), each under the lock.
+    let raw_cycle = || {
+        let mut m = raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !m.contains_key("bench") {
             m.insert("bench".to_owned(), ("bencher".to_owned(), 1));
-            drop(m);
-            let mut m = raw
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            black_box(m.remove("bench"));
-        },
-    );
+        }
+        drop(m);
+        let mut m = raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        black_box(m.remove("bench"));
+    };
+    g.bench_function("memory_raw_mutex_map", |b| b.iter(raw_cycle));
+
+    paired("lease_cycle/memory", 20_000, || cycle(&memory), raw_cycle);
 
     let dir = quorate_testkit::TempDir::new("bench-fencing").expect("temp dir");
     let sqlite = SqliteLease::open(dir.path().join("leases.db")).expect("sqlite lease");

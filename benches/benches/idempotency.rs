@@ -202,38 +202,52 @@ const RAW_INSERT_SQLITE: &str = "INSERT INTO raw_idem \
 const RAW_UPDATE_SQLITE: &str = "UPDATE raw_idem SET state = 1, response = ?1 \
      WHERE scope = ?2 AND key = ?3 AND epoch = 1 AND state = 0";
 
-struct SqlitePair {
-    store: SqliteStore,
-    raw: rusqlite::Connection,
+/// What both sides of a pair repeat: one fingerprint, and a fresh key per call.
+struct Requests {
     fp: Fingerprint,
     key: String,
     n: u64,
 }
 
-impl SqlitePair {
-    fn next_key(&mut self) {
+impl Requests {
+    fn new() -> Self {
+        Self {
+            fp: Fingerprint::of(b"capture 100 EUR"),
+            key: String::new(),
+            n: 0,
+        }
+    }
+
+    /// The next key, and the fingerprint.
+    fn next(&mut self) -> (&str, &Fingerprint) {
         self.n += 1;
         self.key.clear();
         let _ = write!(self.key, "order-{}", self.n);
+        (&self.key, &self.fp)
     }
+}
+
+struct SqlitePair {
+    store: SqliteStore,
+    raw: rusqlite::Connection,
+    req: Requests,
 }
 
 impl Pair for SqlitePair {
     fn ours(&mut self) {
-        self.next_key();
-        execute(&self.store, &self.key, &self.fp);
+        let (key, fp) = self.req.next();
+        execute(&self.store, key, fp);
     }
 
     fn raw(&mut self) {
-        self.next_key();
-        let key = &self.key;
+        let (key, fp) = self.req.next();
         self.raw
             .prepare_cached(RAW_INSERT_SQLITE)
             .expect("prepare")
             .execute(rusqlite::params![
                 "tenant-7",
                 key,
-                &self.fp.as_bytes()[..],
+                &fp.as_bytes()[..],
                 1i64,
                 2i64
             ])
@@ -262,9 +276,7 @@ fn sqlite(c: &mut Criterion) {
     let mut pair = SqlitePair {
         store,
         raw,
-        fp: Fingerprint::of(b"capture 100 EUR"),
-        key: String::new(),
-        n: 0,
+        req: Requests::new(),
     };
     bench_pair(c, "sqlite", &mut pair);
     drop(pair);
@@ -278,34 +290,24 @@ struct PgPair {
     raw: postgres::Client,
     insert: postgres::Statement,
     update: postgres::Statement,
-    fp: Fingerprint,
-    key: String,
-    n: u64,
-}
-
-impl PgPair {
-    fn next_key(&mut self) {
-        self.n += 1;
-        self.key.clear();
-        let _ = write!(self.key, "order-{}", self.n);
-    }
+    req: Requests,
 }
 
 impl Pair for PgPair {
     fn ours(&mut self) {
-        self.next_key();
-        execute(&self.store, &self.key, &self.fp);
+        let (key, fp) = self.req.next();
+        execute(&self.store, key, fp);
     }
 
     fn raw(&mut self) {
-        self.next_key();
-        let fp: &[u8] = self.fp.as_bytes();
+        let (key, fp) = self.req.next();
+        let fp: &[u8] = fp.as_bytes();
         self.raw
-            .execute(&self.insert, &[&"tenant-7", &self.key, &fp, &1i64, &2i64])
+            .execute(&self.insert, &[&"tenant-7", &key, &fp, &1i64, &2i64])
             .expect("insert");
         let changed = self
             .raw
-            .execute(&self.update, &[&RESPONSE, &"tenant-7", &self.key])
+            .execute(&self.update, &[&RESPONSE, &"tenant-7", &key])
             .expect("update");
         assert_eq!(changed, 1);
     }
@@ -349,9 +351,7 @@ fn postgres(c: &mut Criterion) {
         raw,
         insert,
         update,
-        fp: Fingerprint::of(b"capture 100 EUR"),
-        key: String::new(),
-        n: 0,
+        req: Requests::new(),
     };
     bench_pair(c, "postgres", &mut pair);
 }
